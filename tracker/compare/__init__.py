@@ -1,0 +1,1 @@
+"""Comparing two documents: block alignment, word diffs and (semantic) material findings."""

@@ -1,0 +1,464 @@
+"""HTML, Markdown and plain text -> :class:`~tracker.document.Document`.
+
+What a reader of a policy sees is kept; what rotates on every request is dropped: scripts,
+styles, hidden elements, menus, headers and footers, cookie and consent banners, forms, link
+targets (and with them every tracking parameter and session token), copyright years. Headings
+become section paths; paragraphs, list items and table rows become blocks.
+
+The HTML path walks lxml's tree directly rather than a BeautifulSoup tree: on a 40 KB page
+BeautifulSoup's tree building costs ~30x more than lxml's, and parsing is the check cycle's hot
+path. BeautifulSoup's ``UnicodeDammit`` still decides the charset (see :mod:`tracker.charset`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import lxml.etree
+import lxml.html
+from cssselect import SelectorError
+from lxml.cssselect import CSSSelector
+from markdown_it import MarkdownIt
+
+from .document import HEADING, ITEM, PARAGRAPH, ROW, Block, Document, clean_display
+
+#: Bump when normalization output changes; `tracker renormalize` re-derives versions with it.
+NORMALIZER_VERSION = 1
+
+
+class NormalizeError(ValueError):
+    """The input cannot be read as a document (bad selector, unreadable file, ...)."""
+
+
+_DROP_TAGS = {
+    "script", "style", "noscript", "template", "svg", "math", "iframe", "object", "embed",
+    "canvas", "form", "button", "input", "select", "textarea", "label", "dialog", "head",
+    "video", "audio", "picture", "img", "map", "meta", "link", "title", "nav",
+    "aside",
+}
+_CHROME_TAGS = {"header", "footer"}
+_CHROME_ROLES = {"navigation", "banner", "contentinfo", "complementary", "search", "dialog",
+                 "alertdialog", "menu", "menubar"}
+_HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
+_TEXT_BLOCKS = {"p", "dt", "dd", "pre", "address", "figcaption", "caption", "summary",
+                "blockquote", "center"}
+_LISTS = {"ul", "ol", "dl", "menu"}
+_BREAKS = {"br", "hr"}
+# Class/id words of consent banners, promos and screen-reader-only furniture.
+_FURNITURE = re.compile(
+    r"(?:^|[\s_-])(?:cookie|cookies|consent|gdpr-banner|cc-banner|cc-window|onetrust|"
+    r"optanon|cookiebot|didomi|truste|osano|usercentrics|qc-cmp|cmp-|sp_message|"
+    r"newsletter|promo|advert|ads?|ad-slot|sponsor|social-share|share-buttons|"
+    r"breadcrumbs?|skip-link|sr-only|visually-hidden|screen-reader-text|back-to-top)"
+    r"(?:$|[\s_-])",
+    re.IGNORECASE,
+)
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+_COPYRIGHT = re.compile(
+    r"^(?:copyright\s*)?(?:©|\(c\)|copyright)\s*(?:\d{4}\s*[-–—]\s*)?\d{4}\b|"
+    r"^all rights reserved\.?$",
+    re.IGNORECASE,
+)
+_FURNITURE_TEXT = re.compile(
+    r"^(?:back to top|skip to (?:main )?content|print(?: this page)?|share(?: this)?|"
+    r"top|menu|close|accept(?: all)?(?: cookies)?|reject all|cookie settings)$",
+    re.IGNORECASE,
+)
+_WAYBACK_TOOLBAR = re.compile(
+    r"<!-- BEGIN WAYBACK TOOLBAR INSERT -->.*?<!-- END WAYBACK TOOLBAR INSERT -->", re.DOTALL)
+_WAYBACK_HEAD = re.compile(r"<head[^>]*>.*?<!-- End Wayback Rewrite JS Include -->",
+                           re.DOTALL | re.IGNORECASE)
+# Banners that are consent notices may carry headings; the size cap keeps a policy's own
+# "Cookies" section (a real part of the text) from being mistaken for one.
+_BANNER_MAX_CHARS = 1500
+
+
+def normalize_html(html: str | bytes, select: list[str] | None = None,
+                   remove: list[str] | None = None) -> Document:
+    """Normalize an HTML page to a document; ``select``/``remove`` are CSS selectors."""
+    if isinstance(html, bytes):
+        html = html.decode("utf-8", errors="replace")
+    root = _parse_html(html)
+    if root is None:
+        return Document()
+    title = clean_display(root.findtext(".//title") or "")
+    for selector in remove or ():
+        for element in _css(selector)(root):
+            _drop(element)
+    _strip_chrome(root)
+    if select:
+        containers = [el for sel in select for el in _css(sel)(root)]
+    else:
+        containers = [_main_content(root)]
+    builder = _BlockBuilder()
+    for container in containers:
+        builder.walk(container)
+    builder.flush()
+    return Document(builder.blocks, title)
+
+
+def _parse_html(html: str) -> lxml.html.HtmlElement | None:
+    html = _WAYBACK_TOOLBAR.sub("", html)
+    if "End Wayback Rewrite JS Include" in html:
+        html = _WAYBACK_HEAD.sub("<head>", html, count=1)
+    html = html.replace("\x00", "")
+    if not html.strip():
+        return None
+    try:
+        parser = lxml.html.HTMLParser(remove_comments=True, remove_pis=True,
+                                      huge_tree=True, collect_ids=False)
+        return lxml.html.document_fromstring(html, parser=parser)
+    except (lxml.etree.ParserError, ValueError):
+        return None
+
+
+def _css(selector: str) -> CSSSelector:
+    try:
+        return CSSSelector(selector)
+    except SelectorError as exc:
+        raise NormalizeError(f"invalid CSS selector {selector!r}: {exc}") from None
+
+
+def _drop(element: lxml.html.HtmlElement) -> None:
+    """Remove an element but keep its tail text (the text that follows it)."""
+    parent = element.getparent()
+    if parent is None:
+        return
+    if element.tail:
+        previous = element.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + element.tail
+        else:
+            parent.text = (parent.text or "") + element.tail
+    parent.remove(element)
+
+
+def _is_furniture(element: lxml.html.HtmlElement) -> bool:
+    tag = element.tag
+    if tag in _DROP_TAGS:
+        return True
+    attrib = element.attrib
+    if "hidden" in attrib or attrib.get("aria-hidden") == "true":
+        return True
+    style = attrib.get("style")
+    if style and _HIDDEN_STYLE.search(style):
+        return True
+    role = attrib.get("role")
+    if role and role.lower() in _CHROME_ROLES:
+        return True
+    names = attrib.get("class", "") + " " + attrib.get("id", "")
+    if names.strip() and _FURNITURE.search(names):
+        return len(element.text_content()) <= _BANNER_MAX_CHARS
+    return False
+
+
+def _strip_chrome(root: lxml.html.HtmlElement) -> None:
+    """Drop furniture everywhere, and headers/footers that are not inside the content."""
+    doomed = []
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            doomed.append(element)  # comments, processing instructions, entities
+            continue
+        if _is_furniture(element) or element.tag in _CHROME_TAGS and not _inside_content(element):
+            doomed.append(element)
+    for element in doomed:
+        _drop(element)
+
+
+def _inside_content(element: lxml.html.HtmlElement) -> bool:
+    """A header or footer inside <main>/<article> usually holds the title and the date."""
+    for ancestor in element.iterancestors():
+        if ancestor.tag in ("main", "article") or ancestor.get("role") == "main":
+            return True
+    return False
+
+
+def _main_content(root: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
+    """The element that holds the page's text: <main>/<article>/role=main, else the densest."""
+    candidates = [el for el in root.iter("main", "article") if isinstance(el.tag, str)]
+    candidates += root.xpath("//*[@role='main']")
+    body = root.find("body")
+    if body is None:
+        body = root
+    if candidates:
+        best = max(candidates, key=_text_length)
+        # A tiny <article> (a teaser card) must not win over a page without semantic markup.
+        if _text_length(best) >= 0.35 * _text_length(body):
+            return best
+    node = body
+    while True:
+        total = _text_length(node)
+        children = [c for c in node if isinstance(c.tag, str)]
+        if not children or total == 0:
+            return node
+        child = max(children, key=_text_length)
+        if _text_length(child) < 0.9 * total:
+            return node
+        node = child
+
+
+def _text_length(element: lxml.html.HtmlElement) -> int:
+    return len(" ".join(element.itertext()).split())
+
+
+class _BlockBuilder:
+    """Walks a content tree, emitting blocks under the current heading path."""
+
+    def __init__(self) -> None:
+        self.blocks: list[Block] = []
+        self._path: list[tuple[int, str]] = []
+        self._pending: list[str] = []
+
+    @property
+    def section(self) -> tuple[str, ...]:
+        return tuple(title for _, title in self._path)
+
+    def flush(self) -> None:
+        if self._pending:
+            self._emit(PARAGRAPH, "".join(self._pending))
+            self._pending = []
+
+    def _emit(self, kind: str, raw: str, level: int = 0) -> None:
+        text = clean_display(raw)
+        if not text or _COPYRIGHT.match(text) or _FURNITURE_TEXT.match(text):
+            return
+        if kind == HEADING:
+            while self._path and self._path[-1][0] >= level:
+                self._path.pop()
+            self.blocks.append(Block(HEADING, text, self.section, level))
+            self._path.append((level, text))
+        else:
+            self.blocks.append(Block(kind, text, self.section, level))
+
+    def walk(self, element: lxml.html.HtmlElement, depth: int = 0) -> None:
+        """Emit the blocks of ``element``'s children (iteratively deep pages are fine)."""
+        if element.text:
+            self._pending.append(element.text)
+        for child in element:
+            self._visit(child, depth)
+            if child.tail:
+                self._pending.append(child.tail)
+
+    def _visit(self, child: lxml.html.HtmlElement, depth: int) -> None:
+        tag = child.tag
+        if not isinstance(tag, str):
+            return
+        if tag in _HEADINGS:
+            self.flush()
+            self._emit(HEADING, _inline_text(child), _HEADINGS[tag])
+        elif tag == "li":
+            self.flush()
+            self._list_item(child, depth + 1)
+        elif tag in _LISTS:
+            self.flush()
+            self.walk(child, depth)
+            self.flush()
+        elif tag == "tr":
+            self.flush()
+            self._row(child)
+        elif tag in _TEXT_BLOCKS and not _has_block_children(child):
+            self.flush()
+            self._emit(PARAGRAPH, _inline_text(child))
+        elif tag in _BREAKS:
+            self._pending.append(" ")
+        elif tag in _INLINE:
+            if _has_block_children(child):
+                self.walk(child, depth)
+            else:
+                self._pending.append(_inline_text(child))
+        else:  # div, section, table, tbody, blockquote with blocks, unknown tags ...
+            self.flush()
+            self.walk(child, depth)
+            self.flush()
+
+    def _list_item(self, item: lxml.html.HtmlElement, depth: int) -> None:
+        own: list[str] = [item.text or ""]
+        nested: list[lxml.html.HtmlElement] = []
+        for child in item:
+            if isinstance(child.tag, str) and (child.tag in _LISTS or child.tag in _BLOCKISH):
+                nested.append(child)
+            elif isinstance(child.tag, str):
+                own.append(_inline_text(child))
+            if child.tail:
+                own.append(child.tail)
+        self._emit(ITEM, "".join(own), depth)
+        for child in nested:
+            if child.tag in _LISTS:
+                self.walk(child, depth)
+            else:
+                self._visit(child, depth)
+            self.flush()
+
+    def _row(self, row: lxml.html.HtmlElement) -> None:
+        cells = [clean_display(_inline_text(cell)) for cell in row
+                 if isinstance(cell.tag, str) and cell.tag in ("td", "th")]
+        cells = [c for c in cells if c]
+        if cells:
+            self._emit(ROW, " | ".join(cells))
+
+
+_INLINE = {"a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "dfn", "em", "font", "i",
+           "kbd", "mark", "q", "s", "samp", "small", "span", "strong", "sub", "sup", "time",
+           "tt", "u", "var", "del", "ins", "wbr", "nobr", "strike", "big", "label", "acronym"}
+_BLOCKISH = _TEXT_BLOCKS | {"div", "section", "table", "article", "main", "header", "footer",
+                            "figure", "details", "fieldset"} | set(_HEADINGS)
+
+
+def _has_block_children(element: lxml.html.HtmlElement) -> bool:
+    return any(isinstance(c.tag, str) and (c.tag in _BLOCKISH or c.tag in _LISTS or c.tag == "li")
+               for c in element.iter() if c is not element)
+
+
+def _inline_text(element: lxml.html.HtmlElement) -> str:
+    """The element's text with <br> as a space; link targets are never part of the text."""
+    parts: list[str] = []
+    # Iterative walk: hostile pages nest inline elements thousands deep.
+    if element.text:
+        parts.append(element.text)
+    pending = [(child, False) for child in reversed(element)]
+    while pending:
+        node, done = pending.pop()
+        if done:
+            if node.tail:
+                parts.append(node.tail)
+            continue
+        if isinstance(node.tag, str):
+            if node.tag in _BREAKS:
+                parts.append(" ")
+            else:
+                if node.text:
+                    parts.append(node.text)
+                pending.append((node, True))
+                pending.extend((child, False) for child in reversed(node))
+                continue
+        if node.tail:
+            parts.append(node.tail)
+    return "".join(parts)
+
+
+# --- Markdown and plain text -------------------------------------------------------------
+
+_MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable("table").enable("strikethrough")
+_HTML_TAG = re.compile(r"<[^>]+>")
+
+
+def parse_markdown(text: str) -> Document:
+    """Parse Markdown (as Open Terms Archive extracts it) into the same block model."""
+    tokens = _MARKDOWN.parse(text)
+    blocks: list[Block] = []
+    path: list[tuple[int, str]] = []
+    list_depth = 0
+    in_item = 0
+    row: list[str] | None = None
+    heading_level = 0
+    for token in tokens:
+        kind = token.type
+        if kind in ("bullet_list_open", "ordered_list_open"):
+            list_depth += 1
+        elif kind in ("bullet_list_close", "ordered_list_close"):
+            list_depth -= 1
+        elif kind == "list_item_open":
+            in_item += 1
+            blocks.append(Block(ITEM, "", tuple(t for _, t in path), list_depth))
+        elif kind == "list_item_close":
+            in_item -= 1
+        elif kind == "heading_open":
+            heading_level = int(token.tag[1])
+        elif kind == "tr_open":
+            row = []
+        elif kind == "tr_close" and row is not None:
+            cells = [c for c in row if c]
+            if cells:
+                blocks.append(Block(ROW, " | ".join(cells), tuple(t for _, t in path)))
+            row = None
+        elif kind == "inline":
+            content = clean_display(_inline_markdown(token))
+            if row is not None:
+                row.append(content)
+            elif heading_level:
+                if content:
+                    while path and path[-1][0] >= heading_level:
+                        path.pop()
+                    blocks.append(Block(HEADING, content, tuple(t for _, t in path),
+                                        heading_level))
+                    path.append((heading_level, content))
+                heading_level = 0
+            elif not content:
+                continue
+            elif in_item and blocks and blocks[-1].kind == ITEM and not blocks[-1].text:
+                last = blocks[-1]
+                blocks[-1] = Block(ITEM, content, last.section, last.level)
+            else:
+                blocks.append(Block(PARAGRAPH, content, tuple(t for _, t in path)))
+        elif kind in ("html_block", "code_block", "fence"):
+            content = clean_display(_HTML_TAG.sub(" ", token.content))
+            if content:
+                blocks.append(Block(PARAGRAPH, content, tuple(t for _, t in path)))
+    blocks = [b for b in blocks if b.text and not _COPYRIGHT.match(b.text)]
+    return Document(blocks)
+
+
+def _inline_markdown(token) -> str:
+    """Text of an inline token: link and image targets dropped, emphasis markers gone."""
+    parts: list[str] = []
+    for child in token.children or ():
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append(" ")
+        elif child.type == "image":
+            parts.append(child.content)
+        elif child.type == "html_inline":
+            if child.content.lower().startswith("<br"):
+                parts.append(" ")
+    return "".join(parts)
+
+
+def parse_plain_text(text: str) -> Document:
+    """Plain text: blank-line separated paragraphs; short title-like lines become headings."""
+    blocks: list[Block] = []
+    path: list[str] = []
+    for chunk in re.split(r"\n\s*\n", text.replace("\r\n", "\n")):
+        content = clean_display(chunk)
+        if not content:
+            continue
+        lines = chunk.strip().splitlines()
+        if (len(lines) == 1 and len(content) < 80 and not content.endswith((".", ",", ";", ":"))
+                and content[:1].isupper() and len(content.split()) <= 10):
+            path = [content]
+            blocks.append(Block(HEADING, content, (), 1))
+        else:
+            blocks.append(Block(PARAGRAPH, content, tuple(path)))
+    return Document(blocks)
+
+
+HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
+MARKDOWN_SUFFIXES = {".md", ".markdown"}
+TEXT_SUFFIXES = {".txt", ".text"}
+
+
+def normalize_file(path: Path) -> Document:
+    """Read a local file and normalize it by its suffix (HTML, Markdown or plain text)."""
+    suffix = path.suffix.lower()
+    if suffix not in HTML_SUFFIXES | MARKDOWN_SUFFIXES | TEXT_SUFFIXES:
+        raise NormalizeError(
+            f"{path}: unsupported file type {suffix or '(none)'!r}; "
+            "use .html/.htm, .md/.markdown or .txt")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise NormalizeError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise NormalizeError(f"{path}: is a directory, not a file") from None
+    except OSError as exc:
+        raise NormalizeError(f"{path}: cannot read ({exc.strerror})") from None
+    if suffix in HTML_SUFFIXES:
+        from .charset import decode_html
+
+        return normalize_html(decode_html(data, None))
+    text = data.decode("utf-8", errors="replace")
+    if suffix in MARKDOWN_SUFFIXES:
+        return parse_markdown(text)
+    # Plain text written by `tracker show` is our own Markdown dialect; read it as Markdown.
+    return parse_markdown(text) if text.lstrip().startswith("#") else parse_plain_text(text)
