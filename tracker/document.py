@@ -32,6 +32,7 @@ _TRANSLATE = str.maketrans(
     }
 )
 _SPACES = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
 _LIST_MARKER = re.compile(r"^(?:\(?\d{1,3}[.)]|\(?[a-z][.)]|\(?[ivx]{1,5}[.)]|[-*\u2022\u25cf\u25aa])\s+",
                           re.IGNORECASE)
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?)])")
@@ -39,7 +40,8 @@ _SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?)])")
 
 def clean_display(text: str) -> str:
     """Collapse whitespace for display; keeps the page's own characters (quotes, dashes)."""
-    return _SPACES.sub(" ", text.replace("\u00ad", "").replace("\u200b", "")).strip()
+    text = _CONTROL.sub("", text.replace("\u00ad", "").replace("\u200b", ""))
+    return _SPACES.sub(" ", text).strip()
 
 
 def comparison_key(text: str) -> str:

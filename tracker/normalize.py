@@ -106,8 +106,10 @@ def _parse_html(html: str) -> lxml.html.HtmlElement | None:
     if not html.strip():
         return None
     try:
+        # huge_tree stays off: libxml2 then caps nesting at 256 levels, which keeps hostile
+        # 100k-deep pages cheap and the recursive walk below far from Python's stack limit.
         parser = lxml.html.HTMLParser(remove_comments=True, remove_pis=True,
-                                      huge_tree=True, collect_ids=False)
+                                      huge_tree=False, collect_ids=False)
         return lxml.html.document_fromstring(html, parser=parser)
     except (lxml.etree.ParserError, ValueError):
         return None

@@ -1,0 +1,119 @@
+"""The CPU part of a check: fetched bytes -> quality verdict, normalized text, findings.
+
+Everything here is a pure function of picklable inputs, so the check cycle can run it in a
+pool of worker processes while the event loop keeps fetching. Blobs are written here too
+(content-addressed, so writing one twice or orphaning one after a crash is harmless), which
+keeps compression off the main process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .blobs import BlobStore, sha256_hex
+from .charset import decode_html
+from .document import Document
+from .fetch import FetchResult
+from .fingerprint import page_fingerprint
+from .normalize import NORMALIZER_VERSION, normalize_html, parse_markdown, parse_plain_text
+from .quality import assess
+
+HTML_TYPES = {"text/html", "application/xhtml+xml", ""}
+MARKDOWN_TYPES = {"text/markdown", "text/x-markdown"}
+
+
+@dataclass(frozen=True)
+class PageJob:
+    """What a worker needs to analyze one fetched page."""
+
+    result: FetchResult
+    select: tuple[str, ...]
+    remove: tuple[str, ...]
+    blob_root: str
+    previous_fingerprint: str | None = None
+    previous_text_sha: str | None = None
+    previous_words: int | None = None
+
+
+@dataclass(frozen=True)
+class PageAnalysis:
+    """What the worker found; ``unchanged`` means "same text as the latest version"."""
+
+    fingerprint: str | None = None
+    unchanged: bool = False
+    ok: bool = True
+    reason: str | None = None
+    raw_sha: str | None = None
+    text_sha: str | None = None
+    words: int = 0
+    size: int = 0
+    effective_date: str | None = None
+    comparison: dict | None = None  # Comparison.to_json_dict() against ``compared_to``
+    compared_to: str | None = None  # text sha of the version the comparison was made against
+
+
+def document_from_body(body: bytes, content_type: str, charset: str | None,
+                       select: tuple[str, ...] = (), remove: tuple[str, ...] = ()) -> Document:
+    """Decode and normalize a body by its content type (HTML, Markdown or plain text)."""
+    if content_type in MARKDOWN_TYPES:
+        return parse_markdown(body.decode(charset or "utf-8", errors="replace"))
+    if content_type == "text/plain":
+        return parse_plain_text(body.decode(charset or "utf-8", errors="replace"))
+    return normalize_html(decode_html(body, charset), list(select), list(remove))
+
+
+def analyze_page(job: PageJob) -> PageAnalysis:
+    result = job.result
+    if result.error is not None or not result.ok:
+        verdict = assess(result, None, job.previous_words)
+        return PageAnalysis(ok=False, reason=verdict.reason or result.error or "fetch failed",
+                            raw_sha=_store_raw(job))
+    fingerprint = None
+    if result.content_type in HTML_TYPES:
+        context = f"{NORMALIZER_VERSION}|{result.charset}|{result.content_type}"
+        fingerprint = page_fingerprint(result.body, job.select + job.remove, context)
+        if fingerprint is not None and fingerprint == job.previous_fingerprint:
+            return PageAnalysis(fingerprint=fingerprint, unchanged=True)
+    document = None
+    if result.content_type in HTML_TYPES | MARKDOWN_TYPES | {"text/plain"}:
+        document = document_from_body(result.body, result.content_type, result.charset,
+                                      job.select, job.remove)
+    verdict = assess(result, document, job.previous_words)
+    if not verdict.ok or document is None:
+        return PageAnalysis(ok=False, reason=verdict.reason or "unusable page",
+                            raw_sha=_store_raw(job))
+    text = document.to_text()
+    encoded = text.encode("utf-8")
+    text_sha = sha256_hex(encoded)
+    if text_sha == job.previous_text_sha:
+        return PageAnalysis(fingerprint=fingerprint, unchanged=True, text_sha=text_sha)
+    blobs = BlobStore(Path(job.blob_root))
+    blobs.put(encoded)
+    raw_sha = blobs.put(result.body)
+    comparison = None
+    if job.previous_text_sha is not None:
+        comparison = compare_texts(blobs.get_text(job.previous_text_sha), text)
+    from .compare.semantic import extract_effective_date
+
+    new_document = Document.from_text(text)
+    return PageAnalysis(fingerprint=fingerprint, raw_sha=raw_sha, text_sha=text_sha,
+                        words=new_document.word_count(), size=len(encoded),
+                        effective_date=extract_effective_date(new_document),
+                        comparison=comparison,
+                        compared_to=job.previous_text_sha if comparison else None)
+
+
+def compare_texts(old_text: str, new_text: str) -> dict:
+    """Semantic comparison of two stored normalized texts, as the JSON contract's dict."""
+    from .compare.semantic import compare_documents
+
+    old, new = Document.from_text(old_text), Document.from_text(new_text)
+    return compare_documents(old, new).to_json_dict()
+
+
+def _store_raw(job: PageJob) -> str | None:
+    """Quarantined captures keep their bytes as evidence (bounded by the fetch size cap)."""
+    if not job.result.body:
+        return None
+    return BlobStore(Path(job.blob_root)).put(job.result.body)

@@ -1,0 +1,95 @@
+"""Content-addressed, compressed, atomically written blobs (raw snapshots, normalized texts).
+
+A blob's name is the sha256 of its uncompressed bytes, so identical pages are stored once and
+`tracker verify` can prove every blob is intact. Writes go to a temporary file in the same
+folder, are fsynced, then renamed into place: a crash leaves either the whole blob or nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+
+class BlobError(Exception):
+    """A blob is missing or does not match its name."""
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class BlobStore:
+    """Blobs under ``root/ab/cd/<sha256>.z`` (zlib-compressed)."""
+
+    SUFFIX = ".z"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, digest: str) -> Path:
+        return self.root / digest[:2] / digest[2:4] / (digest + self.SUFFIX)
+
+    def exists(self, digest: str) -> bool:
+        return self.path(digest).exists()
+
+    def put(self, data: bytes) -> str:
+        """Store ``data`` (idempotent) and return its sha256."""
+        digest = sha256_hex(data)
+        target = self.path(digest)
+        if target.exists():
+            return digest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=self.SUFFIX)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(zlib.compress(data, 6))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return digest
+
+    def put_text(self, text: str) -> str:
+        return self.put(text.encode("utf-8"))
+
+    def get(self, digest: str) -> bytes:
+        try:
+            return zlib.decompress(self.path(digest).read_bytes())
+        except FileNotFoundError:
+            raise BlobError(f"blob {digest[:12]} is missing from {self.root}") from None
+        except zlib.error:
+            raise BlobError(f"blob {digest[:12]} is corrupt (cannot decompress)") from None
+
+    def get_text(self, digest: str) -> str:
+        return self.get(digest).decode("utf-8")
+
+    def verify(self, digest: str) -> str | None:
+        """None when the blob exists and matches its name, else what is wrong."""
+        try:
+            data = self.get(digest)
+        except BlobError as exc:
+            return str(exc)
+        if sha256_hex(data) != digest:
+            return f"blob {digest[:12]} does not match its sha256"
+        return None
+
+    def all_digests(self) -> Iterator[str]:
+        if not self.root.exists():
+            return
+        for path in self.root.glob("*/*/*" + self.SUFFIX):
+            yield path.name[: -len(self.SUFFIX)]
+
+    def temp_files(self) -> Iterator[Path]:
+        """Leftovers of interrupted writes (safe to delete)."""
+        if self.root.exists():
+            yield from self.root.glob("*/*/.tmp-*")
+
+    def delete(self, digest: str) -> None:
+        self.path(digest).unlink(missing_ok=True)

@@ -1,0 +1,452 @@
+"""Command-line interface: parses arguments, calls the stages, renders. Nothing else.
+
+User errors (bad config, unknown target, unreadable file) print one line on stderr and exit
+with status 2; they never show a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .blobs import BlobError
+from .config import Config, ConfigError, TargetConfig, config_path, load_config
+from .normalize import NormalizeError
+from .store import Store, StoreError
+from .targets import TargetError
+
+app = typer.Typer(
+    name="tracker",
+    help="Track privacy policies and terms pages: history, semantic diffs, alerts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+USER_ERRORS = (ConfigError, StoreError, TargetError, NormalizeError, BlobError)
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class DiffFormat(str, Enum):
+    text = "text"
+    json = "json"
+    html = "html"
+
+
+class CompareFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class ExportFormat(str, Enum):
+    json = "json"
+    markdown = "markdown"
+
+
+class Context:
+    """Lazily loaded configuration and store for one command."""
+
+    def __init__(self, config_option: str | None) -> None:
+        self.path = config_path(config_option)
+        self._config: Config | None = None
+        self._store: Store | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            # The default ./config.toml may be absent (then built-in defaults apply);
+            # an explicitly named file must exist.
+            explicit = self.path != Path("config.toml")
+            self._config = load_config(self.path, missing_ok=not explicit)
+        return self._config
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            from .targets import sync_config_targets
+
+            store = Store.open(self.config)
+            with store.session() as session:
+                sync_config_targets(session, self.config)
+            self._store = store
+        return self._store
+
+
+def _ctx(ctx: typer.Context) -> Context:
+    return ctx.obj
+
+
+@app.callback()
+def _main(ctx: typer.Context,
+          config: Annotated[str | None, typer.Option(
+              "--config", "-c", help="Config file (default ./config.toml, or $TRACKER_CONFIG).",
+              show_default=False)] = None) -> None:
+    ctx.obj = Context(config)
+
+
+def _print_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+# --- targets ------------------------------------------------------------------------------
+
+@app.command()
+def add(ctx: typer.Context, name: str, url: str,
+        select: Annotated[list[str] | None, typer.Option(
+            "--select", help="CSS selector of the content (repeatable).")] = None,
+        remove: Annotated[list[str] | None, typer.Option(
+            "--remove", help="CSS selector of parts to drop (repeatable).")] = None,
+        schedule: Annotated[str | None, typer.Option(help="e.g. 6h, 1d or a cron line.")] = None,
+        tag: Annotated[list[str] | None, typer.Option("--tag", help="Tag (repeatable).")] = None,
+        source: Annotated[str, typer.Option(help="live or wayback")] = "live") -> None:
+    """Watch a new page."""
+    from pydantic import ValidationError
+
+    from .targets import add_target
+
+    try:
+        spec = TargetConfig(name=name, url=url, select=select or [], remove=remove or [],
+                            schedule=schedule, tags=tag or [], source=source)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(x) for x in error["loc"])
+        raise TargetError(f"{field}: {error['msg'].removeprefix('Value error, ')}") from None
+    c = _ctx(ctx)
+    with c.store.session() as session:
+        add_target(session, spec)
+    out.print(f"added {name} -> {url}")
+
+
+@app.command(name="remove")
+def remove_cmd(ctx: typer.Context, name: str) -> None:
+    """Stop watching a page added with `tracker add` (its history is kept)."""
+    from .targets import remove_target
+
+    with _ctx(ctx).store.session() as session:
+        remove_target(session, name)
+    out.print(f"removed {name}")
+
+
+@app.command(name="list")
+def list_cmd(ctx: typer.Context,
+             format: Annotated[Format, typer.Option("--format", "-f")] = Format.table) -> None:
+    """List the watched pages."""
+    from .targets import enabled_targets
+
+    with _ctx(ctx).store.session() as session:
+        targets = enabled_targets(session)
+    rows = [{"name": t.name, "url": t.url, "source": t.source, "schedule": t.schedule,
+             "select": list(t.select), "remove": list(t.remove), "tags": list(t.tags)}
+            for t in targets]
+    if format == Format.json:
+        _print_json(rows)
+        return
+    if not rows:
+        out.print("no targets yet: tracker add NAME URL, or list them in config.toml")
+        return
+    table = Table("name", "url", "source", "schedule", "tags")
+    for row in rows:
+        table.add_row(row["name"], row["url"], row["source"], row["schedule"] or "default",
+                      ", ".join(row["tags"]))
+    out.print(table)
+
+
+# --- checking -----------------------------------------------------------------------------
+
+@app.command()
+def check(ctx: typer.Context,
+          names: Annotated[list[str] | None, typer.Argument(help="Targets to check.")] = None,
+          all_: Annotated[bool, typer.Option("--all", help="Check every target.")] = False,
+          quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False) -> None:
+    """Fetch pages now and record new versions. Exit 0 even when some pages failed."""
+    from .check import CheckOutcome, run_checks
+    from .targets import enabled_targets, get_target
+
+    c = _ctx(ctx)
+    store = c.store
+    with store.session() as session:
+        if names:
+            from .targets import TargetSpec
+
+            specs = [TargetSpec.of(get_target(session, n)) for n in names]
+        elif all_:
+            specs = enabled_targets(session)
+        else:
+            raise TargetError("name the targets to check, or use --all")
+    if not specs:
+        out.print("no targets to check: tracker add NAME URL, or list them in config.toml")
+        return
+    show_bar = not quiet and len(specs) > 1 and err.is_terminal
+    progress = Progress(TextColumn("checking"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=err, disable=not show_bar)
+    with progress:
+        task = progress.add_task("check", total=len(specs))
+
+        def done(_: CheckOutcome) -> None:
+            progress.advance(task)
+
+        outcomes = run_checks(c.config, store, specs, done)
+    if quiet:
+        return
+    _print_outcomes(outcomes)
+
+
+def _print_outcomes(outcomes: list) -> None:
+    from collections import Counter
+
+    interesting = [o for o in outcomes if o.result not in ("unchanged", "not_modified")]
+    counts = Counter(o.result for o in outcomes)
+    if interesting:
+        table = Table("target", "result", "detail")
+        styles = {"new_version": "bold yellow", "first_version": "green", "failed": "red",
+                  "quarantined": "magenta"}
+        for o in sorted(interesting, key=lambda o: o.target):
+            detail = o.summary or o.detail or ""
+            if o.result == "new_version" and o.material:
+                detail = "MATERIAL " + detail
+            table.add_row(o.target, f"[{styles.get(o.result, '')}]{o.result}[/]", detail)
+        out.print(table)
+    summary = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(counts.items()))
+    out.print(f"checked {len(outcomes)}: {summary}")
+
+
+# --- reading history ----------------------------------------------------------------------
+
+@app.command(name="history")
+def history_cmd(ctx: typer.Context, name: str,
+                format: Annotated[Format, typer.Option("--format", "-f")] = Format.table) -> None:
+    """One row per version: when, from where, and what changed."""
+    from .queries import history
+
+    with _ctx(ctx).store.session() as session:
+        rows = history(session, name)
+    if format == Format.json:
+        _print_json(rows)
+        return
+    if not rows:
+        out.print(f"{name}: no versions yet (tracker check {name})")
+        return
+    table = Table("id", "captured", "source", "sha256", "size", "change")
+    for row in rows:
+        change = row["change"]
+        if change is None:
+            text = "first version"
+        else:
+            flag = "[bold red]MATERIAL[/] " if change["material"] else ""
+            text = flag + (change["summary"] or "")
+        table.add_row(str(row["id"]), row["captured_at"], row["source"], row["sha256"][:12],
+                      f"{row['size']:,}", text)
+    out.print(table)
+
+
+@app.command()
+def show(ctx: typer.Context, name: str,
+         version: Annotated[str | None, typer.Argument(help="Version id (default latest).")]
+         = None,
+         raw: Annotated[bool, typer.Option("--raw", help="The raw snapshot bytes.")] = False
+         ) -> None:
+    """Print a version's normalized text (or its raw snapshot)."""
+    from .models import Snapshot
+    from .queries import version_by_ref
+    from .targets import get_target
+
+    c = _ctx(ctx)
+    with c.store.session() as session:
+        target = get_target(session, name)
+        row = version_by_ref(session, target, version)
+        snapshot = session.get(Snapshot, row.snapshot_id)
+    if raw:
+        assert snapshot is not None
+        sys.stdout.buffer.write(c.store.blobs.get(snapshot.sha256))
+        sys.stdout.flush()
+    else:
+        sys.stdout.write(c.store.blobs.get_text(row.text_sha256))
+
+
+@app.command()
+def diff(ctx: typer.Context, name: str,
+         a: Annotated[str | None, typer.Argument(help="Old version id (default: latest change).")]
+         = None,
+         b: Annotated[str | None, typer.Argument(help="New version id (default: the next).")]
+         = None,
+         format: Annotated[DiffFormat, typer.Option("--format", "-f")] = DiffFormat.text) -> None:
+    """Show what changed between two versions (default: the latest change)."""
+    from .history import load_document
+    from .models import Change
+    from .queries import latest_change, version_by_ref
+    from .render import build_report
+    from .targets import get_target
+
+    c = _ctx(ctx)
+    with c.store.session() as session:
+        target = get_target(session, name)
+        if a is None:
+            change = latest_change(session, target)
+            if change is None:
+                raise TargetError(f"target {name!r} has no change yet")
+            from .models import Version
+
+            old, new = session.get(Version, change.from_version_id), \
+                session.get(Version, change.to_version_id)
+        elif b is None:
+            new = version_by_ref(session, target, a)
+            from .queries import previous_of
+
+            old = previous_of(session, new)
+            if old is None:
+                raise TargetError(f"version {a} is {name}'s first version; "
+                                  f"give two versions to compare")
+        else:
+            old, new = version_by_ref(session, target, a), version_by_ref(session, target, b)
+        assert old is not None and new is not None
+        from sqlmodel import select
+
+        stored = session.exec(select(Change).where(Change.from_version_id == old.id,
+                                                   Change.to_version_id == new.id)).first()
+    comparison = json.loads(stored.comparison_json) if stored else None
+    old_doc, new_doc = load_document(c.store.blobs, old), load_document(c.store.blobs, new)
+    if comparison is None:
+        from .compare.semantic import compare_documents
+
+        comparison = compare_documents(old_doc, new_doc).to_json_dict()
+    report = build_report(old_doc, new_doc, comparison, title=name,
+                          old_label=f"v{old.id} ({old.captured_at:%Y-%m-%d %H:%M} {old.source})",
+                          new_label=f"v{new.id} ({new.captured_at:%Y-%m-%d %H:%M} {new.source})")
+    _render_report(report, format.value)
+
+
+def _render_report(report, fmt: str) -> None:  # type: ignore[no-untyped-def]
+    from .render import render_html, render_rich, render_text, report_json
+
+    if fmt == "json":
+        _print_json(report_json(report))
+    elif fmt == "html":
+        sys.stdout.write(render_html(report))
+    elif out.is_terminal:
+        out.print(render_rich(report))
+    else:
+        sys.stdout.write(render_text(report))
+
+
+@app.command()
+def compare(old_file: Path, new_file: Path,
+            format: Annotated[CompareFormat, typer.Option("--format", "-f")]
+            = CompareFormat.text) -> None:
+    """Compare two local files (.html/.htm, .md/.markdown, .txt); no database needed."""
+    from .compare.semantic import compare_documents
+    from .normalize import normalize_file
+    from .render import build_report
+
+    old_doc, new_doc = normalize_file(old_file), normalize_file(new_file)
+    comparison = compare_documents(old_doc, new_doc).to_json_dict()
+    if format == CompareFormat.json:
+        _print_json(comparison)
+        return
+    report = build_report(old_doc, new_doc, comparison, old_label=str(old_file),
+                          new_label=str(new_file))
+    _render_report(report, "text")
+
+
+@app.command(name="status")
+def status_cmd(ctx: typer.Context,
+               format: Annotated[Format, typer.Option("--format", "-f")] = Format.table) -> None:
+    """Per target: last check, last change, failing since; and whether the daemon is alive."""
+    from .queries import status
+
+    with _ctx(ctx).store.session() as session:
+        data = status(session)
+    if format == Format.json:
+        _print_json(data)
+        return
+    table = Table("target", "versions", "last check", "result", "last change", "failing since",
+                  "next run")
+    for row in data["targets"]:
+        result = row["last_result"] or "never checked"
+        if row["consecutive_failures"]:
+            result = f"[red]{result} x{row['consecutive_failures']}[/]: {row['last_error']}"
+        table.add_row(row["name"], str(row["versions"]), row["last_check"] or "—", result,
+                      row["last_change"] or "—", row["failing_since"] or "—",
+                      row["next_run"] or "—")
+    out.print(table)
+    daemon = data["daemon"]
+    out.print(f"daemon: pid {daemon['pid']} on {daemon['host']}, last heartbeat "
+              f"{daemon['heartbeat_at']}" if daemon else "daemon: never ran on this database")
+
+
+@app.command()
+def export(ctx: typer.Context, name: str,
+           format: Annotated[ExportFormat, typer.Option("--format", "-f")]
+           = ExportFormat.json) -> None:
+    """Every version of a page with its text and provenance."""
+    from .queries import export as export_data
+
+    c = _ctx(ctx)
+    with c.store.session() as session:
+        data = export_data(session, c.store.blobs, name)
+    if format == ExportFormat.json:
+        _print_json(data)
+        return
+    target = data["target"]
+    lines = [f"# {target['name']}", "", f"URL: {target['url']}", ""]
+    for v in data["versions"]:
+        p = v["provenance"]
+        lines += [f"## Version {v['id']} — captured {v['captured_at']} ({p['source']})", "",
+                  f"- fetched from: {p['final_url']} (HTTP {p['status']})",
+                  f"- raw sha256: {p['raw_sha256']}"]
+        if p["memento_url"]:
+            lines.append(f"- memento: {p['memento_url']}")
+        if v["change"]:
+            lines.append(f"- change: {v['change']['summary']}")
+        lines += ["", v["text"].rstrip(), ""]
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+@app.command()
+def renormalize(ctx: typer.Context,
+                names: Annotated[list[str] | None, typer.Argument()] = None) -> None:
+    """Re-derive versions from stored snapshots with the current normalizer (never alerts)."""
+    from .renormalize import renormalize_targets
+
+    c = _ctx(ctx)
+    report = renormalize_targets(c.store, names or None)
+    for line in report:
+        out.print(line)
+
+
+@app.command()
+def demo(port: Annotated[int, typer.Option(help="Local port for the demo pages (0 = any).")]
+         = 0,
+         keep: Annotated[Path | None, typer.Option(
+             help="Keep the demo's database and snapshots in this folder.")] = None) -> None:
+    """Offline demo: serve sample policy pages locally, change one, show what is detected."""
+    from .demo import run_demo
+
+    run_demo(out, port, keep)
+
+
+def main() -> None:
+    """Console entry point: user errors become one line on stderr and exit status 2."""
+    try:
+        app()
+    except USER_ERRORS as exc:
+        err.print("[bold red]error:[/] " + escape(str(exc)), highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,260 @@
+"""Load and validate ``config.toml``; every mistake becomes one line naming the key.
+
+Pydantic models with ``extra="forbid"`` catch unknown keys (a typo like ``per_host_dealy`` must
+not be silently ignored) and wrong types; :class:`ConfigError` carries a message such as
+``config.toml: fetch.timeout: Input should be a valid number (got 'abc')``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .schedule import ScheduleError, parse_schedule
+
+DEFAULT_CONFIG_NAME = "config.toml"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+class ConfigError(Exception):
+    """A user-facing configuration problem (printed as one line, exit status 2)."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class StorageConfig(_Section):
+    database: str = "sqlite:///tracker.db"
+    snapshots: str = "snapshots"
+    #: Set when several machines share one PostgreSQL database: lets more than one daemon run.
+    shared: bool = False
+
+
+class FetchConfig(_Section):
+    timeout: Annotated[float, Field(gt=0)] = 30.0
+    concurrency: Annotated[int, Field(ge=1, le=1000)] = 16
+    per_host_concurrency: Annotated[int, Field(ge=1, le=100)] = 1
+    per_host_delay: Annotated[float, Field(ge=0)] = 2.0
+    max_bytes: Annotated[int, Field(ge=1024)] = 10_000_000
+    user_agent: str = "policy-tracker/0.1 (privacy policy change tracker)"
+    retries: Annotated[int, Field(ge=0, le=10)] = 3
+    backoff: Annotated[float, Field(ge=0)] = 1.0
+    max_retry_after: Annotated[float, Field(ge=0)] = 120.0
+    #: Parse pages in this many worker processes (0 = in the main process).
+    workers: Annotated[int, Field(ge=0, le=64)] = 0
+
+
+class QualityConfig(_Section):
+    min_words: Annotated[int, Field(ge=0)] = 30
+    collapse_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.35
+
+
+class WaybackConfig(_Section):
+    base_url: str = "https://web.archive.org"
+    cdx_rate: Annotated[float, Field(gt=0, le=10)] = 0.4
+    memento_rate: Annotated[float, Field(gt=0, le=100)] = 8.0
+    pause_on_429: Annotated[float, Field(ge=0)] = 60.0
+    closest_window_hours: Annotated[float, Field(gt=0)] = 24.0
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        return _check_http_url(value)
+
+
+class DaemonConfig(_Section):
+    schedule: str = "6h"
+    jitter: Annotated[float, Field(ge=0)] = 0.1  # fraction of the interval, spread of start times
+    failure_threshold: Annotated[int, Field(ge=1)] = 3
+    digest: str = "1d"  # "off" or a schedule for the digest of non-material changes
+    shutdown_grace: Annotated[float, Field(ge=0)] = 20.0
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        return _check_schedule(value)
+
+    @field_validator("digest")
+    @classmethod
+    def _digest(cls, value: str) -> str:
+        return value if value == "off" else _check_schedule(value)
+
+
+class EmailConfig(_Section):
+    host: str = ""
+    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str = ""
+    password_env: str = ""
+    sender: str = ""
+    recipients: list[str] = Field(default_factory=list)
+    #: Extra recipients for targets carrying a tag: ``[email.tags] gdpr = ["dpo@example.org"]``.
+    tags: dict[str, list[str]] = Field(default_factory=dict)
+    timeout: Annotated[float, Field(gt=0)] = 30.0
+    retry_max_interval: Annotated[float, Field(gt=0)] = 3600.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host)
+
+    def password(self) -> str | None:
+        """The SMTP password, from the environment only (never written to config or logs)."""
+        if not self.password_env:
+            return None
+        value = os.environ.get(self.password_env)
+        if value is None:
+            raise ConfigError(
+                f"email.password_env: environment variable {self.password_env} is not set")
+        return value
+
+
+class TargetConfig(_Section):
+    name: str
+    url: str
+    select: list[str] = Field(default_factory=list)
+    remove: list[str] = Field(default_factory=list)
+    schedule: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    recipients: list[str] = Field(default_factory=list)
+    source: Literal["live", "wayback"] = "live"
+    enabled: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("names use letters, digits, '.', '_' and '-' (at most 100)")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _check_http_url(value)
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str | None) -> str | None:
+        return None if value is None else _check_schedule(value)
+
+
+class Config(_Section):
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    fetch: FetchConfig = Field(default_factory=FetchConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
+    wayback: WaybackConfig = Field(default_factory=WaybackConfig)
+    daemon: DaemonConfig = Field(default_factory=DaemonConfig)
+    email: EmailConfig = Field(default_factory=EmailConfig)
+    targets: list[TargetConfig] = Field(default_factory=list)
+
+    #: The folder relative paths resolve against (the config file's folder).
+    base_dir: Path = Field(default=Path("."), exclude=True)
+    path: Path | None = Field(default=None, exclude=True)
+
+    @property
+    def database_url(self) -> str:
+        """The database URL with a relative SQLite path resolved against ``base_dir``."""
+        url = self.storage.database
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") \
+                and url != "sqlite:///:memory:":
+            return prefix + str((self.base_dir / url[len(prefix):]).resolve())
+        return url
+
+    @property
+    def snapshots_dir(self) -> Path:
+        path = Path(self.storage.snapshots).expanduser()
+        return path if path.is_absolute() else (self.base_dir / path).resolve()
+
+
+def _check_http_url(value: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"not an http(s) URL: {value!r}")
+    return value.strip()
+
+
+def _check_schedule(value: str) -> str:
+    try:
+        parse_schedule(value)
+    except ScheduleError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+def config_path(explicit: str | Path | None) -> Path:
+    """``--config``, else ``$TRACKER_CONFIG``, else ``./config.toml``."""
+    if explicit:
+        return Path(explicit).expanduser()
+    env = os.environ.get("TRACKER_CONFIG")
+    return Path(env).expanduser() if env else Path(DEFAULT_CONFIG_NAME)
+
+
+def load_config(path: Path, *, missing_ok: bool = False) -> Config:
+    """Read and validate a config file; raise :class:`ConfigError` with one clear line."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        if missing_ok:
+            return Config(base_dir=path.parent.resolve(), path=path)
+        raise ConfigError(f"{path}: config file not found (use --config PATH or "
+                          "set TRACKER_CONFIG)") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    return parse_config(data, path)
+
+
+def parse_config(data: dict, path: Path) -> Config:
+    try:
+        config = Config.model_validate({**data, "base_dir": path.parent.resolve(), "path": path})
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {_describe(exc, data)}") from None
+    names = [t.name for t in config.targets]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"{path}: targets: duplicate target name {duplicates[0]!r}")
+    return config
+
+
+def _describe(exc: ValidationError, data: dict) -> str:
+    """The first validation error as ``key.path: problem (got value)``."""
+    error = exc.errors()[0]
+    location = list(error["loc"])
+    parts: list[str] = []
+    node: object = data
+    for item in location:
+        if isinstance(item, int):
+            name = node[item].get("name") if isinstance(node, list) and item < len(node) \
+                and isinstance(node[item], dict) else None
+            parts[-1] = f"{parts[-1]}[{item}]" + (f" ({name})" if name else "") if parts \
+                else f"[{item}]"
+        else:
+            parts.append(str(item))
+        try:
+            node = node[item]  # type: ignore[index]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    key = ".".join(parts) or "(top level)"
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return f"{key}: unknown key"
+    if kind == "missing":
+        return f"{key}: required key is missing"
+    message = error["msg"].removeprefix("Value error, ")
+    got = error.get("input")
+    if kind != "value_error" and got is not None and not isinstance(got, dict | list):
+        return f"{key}: {message} (got {got!r})"
+    return f"{key}: {message}"

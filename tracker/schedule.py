@@ -1,0 +1,47 @@
+"""Schedules: an interval like ``"30s"``, ``"15m"``, ``"6h"``, ``"1d"`` or a five-field cron line."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from apscheduler.triggers.cron import CronTrigger
+
+_INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)\s*$", re.IGNORECASE)
+_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class ScheduleError(ValueError):
+    """A schedule string that is neither an interval nor a cron expression."""
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A parsed schedule: exactly one of ``interval`` and ``cron`` is set."""
+
+    text: str
+    interval: timedelta | None = None
+    cron: str | None = None
+
+    def trigger(self, timezone: str = "UTC") -> CronTrigger | None:
+        return CronTrigger.from_crontab(self.cron, timezone=timezone) if self.cron else None
+
+
+def parse_schedule(text: str) -> Schedule:
+    """Parse a schedule; raises :class:`ScheduleError` naming what is wrong."""
+    match = _INTERVAL.match(text)
+    if match:
+        seconds = float(match.group(1)) * _UNITS[match.group(2).lower()]
+        if seconds < 1:
+            raise ScheduleError(f"schedule {text!r}: interval must be at least 1 second")
+        return Schedule(text, interval=timedelta(seconds=seconds))
+    if len(text.split()) == 5:
+        try:
+            CronTrigger.from_crontab(text, timezone="UTC")
+        except ValueError as exc:
+            raise ScheduleError(f"schedule {text!r}: bad cron expression ({exc})") from None
+        return Schedule(text, cron=text)
+    raise ScheduleError(
+        f"schedule {text!r}: use an interval like '30s', '15m', '6h', '1d' "
+        "or a five-field cron expression like '0 6 * * *'")

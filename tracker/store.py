@@ -1,0 +1,104 @@
+"""Database engine and sessions: SQLite (WAL, busy timeout) by default, PostgreSQL alike.
+
+SQLite transactions start with ``BEGIN IMMEDIATE``: a writer takes the write lock up front,
+so two processes checking the same target serialize instead of failing half-way with
+"database is locked", and a reader (the CLI) never blocks thanks to WAL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlmodel import Session, SQLModel, create_engine
+
+from . import models  # noqa: F401  (registers the tables)
+from .blobs import BlobStore
+from .config import Config
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+class StoreError(Exception):
+    """The database cannot be opened or used (bad URL, unwritable folder, ...)."""
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine; SQLite gets WAL, a busy timeout and immediate write transactions."""
+    try:
+        if url.startswith("sqlite"):
+            path = url.removeprefix("sqlite:///")
+            if path and path != ":memory:":
+                folder = Path(path).parent
+                if not folder.exists():
+                    raise StoreError(f"database folder {folder} does not exist")
+            engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000,
+                                                      "check_same_thread": False})
+            _sqlite_pragmas(engine)
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
+    except ArgumentError:
+        raise StoreError(f"storage.database: not a database URL: {url!r}") from None
+    except ModuleNotFoundError as exc:
+        raise StoreError(f"storage.database: driver not installed for {url.split(':')[0]} "
+                         f"({exc.name})") from None
+    return engine
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@dataclass
+class Store:
+    """The database and the blob store of one configuration."""
+
+    engine: Engine
+    blobs: BlobStore
+
+    @classmethod
+    def open(cls, config: Config) -> Store:
+        engine = make_engine(config.database_url)
+        try:
+            SQLModel.metadata.create_all(engine)
+        except OperationalError as exc:
+            raise StoreError(f"cannot open database {config.database_url}: "
+                             f"{exc.orig}") from None
+        snapshots = config.snapshots_dir
+        try:
+            snapshots.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"storage.snapshots: cannot create {snapshots} "
+                             f"({exc.strerror})") from None
+        return cls(engine, BlobStore(snapshots))
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session committed on success, rolled back on any error."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def close(self) -> None:
+        self.engine.dispose()
