@@ -116,7 +116,8 @@ def test_wayback_toolbar_is_stripped() -> None:
     html = ("<html><head><script src='/_static/wombat.js'></script>"
             "<!-- End Wayback Rewrite JS Include --></head><body>"
             "<!-- BEGIN WAYBACK TOOLBAR INSERT --><div>Wayback toolbar 1 capture</div>"
-            "<!-- END WAYBACK TOOLBAR INSERT --><main><p>Policy text here.</p></main></body></html>")
+            "<!-- END WAYBACK TOOLBAR INSERT --><main><p>Policy text here.</p></main>"
+            "</body></html>")
     assert normalize_html(html).to_text() == "Policy text here.\n"
 
 

@@ -81,6 +81,7 @@ class Checker:
         self.config = config
         self.store = store
         self.executor = executor
+        self._wayback = None  # created on first use by a source = "wayback" target
 
     async def check_many(self, targets: Iterable[TargetSpec],
                          on_done: Callable[[CheckOutcome], None] | None = None,
@@ -107,9 +108,12 @@ class Checker:
         finally:
             if own_fetcher:
                 await fetcher.__aexit__(None, None, None)
+                await self.aclose()
         return outcomes
 
     async def check_one(self, spec: TargetSpec, fetcher: Fetcher) -> CheckOutcome:
+        if spec.source == "wayback":
+            return await self._check_archive(spec)
         previous = self._previous(spec)
         result = await fetcher.fetch(spec.url, previous.etag, previous.last_modified)
         if result.not_modified:
@@ -122,6 +126,53 @@ class Checker:
             loop = asyncio.get_running_loop()
             analysis = await loop.run_in_executor(self.executor, analyze_page, job)
         return self._record(spec, result, analysis)
+
+    async def _check_archive(self, spec: TargetSpec) -> CheckOutcome:
+        """A target tracked through the Wayback Machine: record its newest capture if new."""
+        from .backfill import newest_capture, wayback_client
+        from .wayback import WaybackError
+
+        if self._wayback is None:
+            self._wayback = wayback_client(self.config)
+        now = datetime.now(UTC)
+        try:
+            kind, _ = await newest_capture(self.config, self.store, spec, self._wayback)
+        except WaybackError as exc:
+            kind, detail = FAILED, f"Wayback Machine: {exc}"
+        else:
+            detail = None
+        with self.store.session() as session:
+            state = fetch_state(session, spec.id)
+            state.last_check_at = now
+            if kind in (FAILED, QUARANTINED):
+                state.last_result, state.last_error = kind, detail or "archived capture unusable"
+                state.consecutive_failures += 1
+                state.failing_since = state.failing_since or now
+                session.add(CheckLog(target_id=spec.id, checked_at=now, result=kind,
+                                     detail=state.last_error))
+                outcome = CheckOutcome(spec.name, spec.id, kind, detail=state.last_error,
+                                       consecutive_failures=state.consecutive_failures)
+                _queue_alerts(session, self.config, spec, state, outcome, 0)
+                return outcome
+            latest = latest_version(session, spec.id)
+            change = _change_into(session, latest.id) if latest and kind == NEW_VERSION else None
+            recovered_from = state.consecutive_failures
+            state.last_result, state.last_error = kind, None
+            state.last_success_at, state.consecutive_failures, state.failing_since = now, 0, None
+            if change is not None:
+                state.last_change_at = now
+            outcome = CheckOutcome(spec.name, spec.id, kind,
+                                   version_id=latest.id if change and latest else None,
+                                   change_id=change.id if change else None,
+                                   material=bool(change and change.material),
+                                   summary=change.summary if change else None)
+            _queue_alerts(session, self.config, spec, state, outcome, recovered_from)
+            return outcome
+
+    async def aclose(self) -> None:
+        if self._wayback is not None:
+            await self._wayback.aclose()
+            self._wayback = None
 
     def _previous(self, spec: TargetSpec) -> _Previous:
         with Session(self.store.engine) as session:

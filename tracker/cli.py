@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import Enum
+from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -35,26 +36,28 @@ app = typer.Typer(
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
 
+from .wayback_errors import WaybackError as WaybackErrors  # noqa: E402
+
 USER_ERRORS = (ConfigError, StoreError, TargetError, NormalizeError, BlobError)
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     json = "json"
 
 
-class DiffFormat(str, Enum):
+class DiffFormat(StrEnum):
     text = "text"
     json = "json"
     html = "html"
 
 
-class CompareFormat(str, Enum):
+class CompareFormat(StrEnum):
     text = "text"
     json = "json"
 
 
-class ExportFormat(str, Enum):
+class ExportFormat(StrEnum):
     json = "json"
     markdown = "markdown"
 
@@ -417,6 +420,64 @@ def export(ctx: typer.Context, name: str,
     sys.stdout.write("\n".join(lines) + "\n")
 
 
+class Every(StrEnum):
+    day = "day"
+    week = "week"
+    month = "month"
+    all = "all"
+
+
+def _date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise TargetError(f"{option}: not a date in YYYY-MM-DD form: {value!r}") from None
+
+
+@app.command()
+def backfill(ctx: typer.Context, name: str,
+             from_: Annotated[str | None, typer.Option("--from", help="YYYY-MM-DD")] = None,
+             to: Annotated[str | None, typer.Option("--to", help="YYYY-MM-DD")] = None,
+             every: Annotated[Every, typer.Option(help="At most one capture per period.")]
+             = Every.day) -> None:
+    """Import a page's history from the Wayback Machine (resumable; never alerts)."""
+    import asyncio
+
+    from .backfill import BackfillProgress
+    from .backfill import backfill as run_backfill
+    from .targets import TargetSpec, get_target
+
+    start, end = _date(from_, "--from"), _date(to, "--to")
+    if start and end and start > end:
+        raise TargetError("--from is after --to")
+    c = _ctx(ctx)
+    with c.store.session() as session:
+        spec = TargetSpec.of(get_target(session, name))
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("new versions: {task.fields[versions]}"),
+                        TimeElapsedColumn(), console=err, disable=not err.is_terminal)
+    with progress:
+        task = progress.add_task("listing captures", total=None, versions=0)
+
+        def show(p: BackfillProgress) -> None:
+            progress.update(task, description=f"captures found {p.found}, fetched",
+                            total=max(p.found - p.skipped, 0), completed=p.fetched,
+                            versions=p.new_versions)
+
+        try:
+            result = asyncio.run(run_backfill(c.config, c.store, spec, start, end,
+                                              every.value, show))
+        except WaybackErrors as exc:
+            raise TargetError(f"Wayback Machine: {exc}") from None
+    out.print(f"{name}: {result.found} captures found, {result.skipped} already stored, "
+              f"{result.fetched} fetched, {result.new_versions} new versions, "
+              f"{result.quarantined} quarantined, {len(result.errors)} errors")
+    for message in result.errors[:10]:
+        out.print(f"  [red]error[/] {escape(message)}")
+
+
 @app.command()
 def renormalize(ctx: typer.Context,
                 names: Annotated[list[str] | None, typer.Argument()] = None) -> None:
@@ -450,3 +511,6 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+
+
+from . import cli_ops  # noqa: E402,F401  (registers `daemon` and `alerts`)

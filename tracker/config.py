@@ -50,11 +50,6 @@ class FetchConfig(_Section):
     workers: Annotated[int, Field(ge=0, le=64)] = 0
 
 
-class QualityConfig(_Section):
-    min_words: Annotated[int, Field(ge=0)] = 30
-    collapse_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.35
-
-
 class WaybackConfig(_Section):
     base_url: str = "https://web.archive.org"
     cdx_rate: Annotated[float, Field(gt=0, le=10)] = 0.4
@@ -146,7 +141,6 @@ class TargetConfig(_Section):
 class Config(_Section):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     fetch: FetchConfig = Field(default_factory=FetchConfig)
-    quality: QualityConfig = Field(default_factory=QualityConfig)
     wayback: WaybackConfig = Field(default_factory=WaybackConfig)
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)
     email: EmailConfig = Field(default_factory=EmailConfig)

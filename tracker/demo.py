@@ -19,7 +19,7 @@ from rich.rule import Rule
 from .check import run_checks
 from .config import parse_config
 from .queries import history, latest_change
-from .render import build_report, render_rich
+from .render import build_report, render_rich, render_text
 from .store import Store
 from .targets import enabled_targets, get_target, sync_config_targets
 
@@ -77,7 +77,10 @@ def run_demo(console: Console, port: int = 0, keep: Path | None = None) -> None:
         report = build_report(load_document(store.blobs, old), load_document(store.blobs, new),
                               json.loads(change.comparison_json), title="acme-privacy",
                               old_label=f"v{old.id}", new_label=f"v{new.id}")
-        console.print(render_rich(report))
+        if console.is_terminal:
+            console.print(render_rich(report))
+        else:  # piped: word-level markers instead of colors
+            console.print(render_text(report), markup=False, end="")
         console.print(Rule())
         console.print(f"Try it yourself: tracker --config {workdir / 'config.toml'} "
                       "history acme-privacy" if keep else

@@ -33,8 +33,8 @@ _TRANSLATE = str.maketrans(
 )
 _SPACES = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
-_LIST_MARKER = re.compile(r"^(?:\(?\d{1,3}[.)]|\(?[a-z][.)]|\(?[ivx]{1,5}[.)]|[-*\u2022\u25cf\u25aa])\s+",
-                          re.IGNORECASE)
+_LIST_MARKER = re.compile(
+    r"^(?:\(?\d{1,3}[.)]|\(?[a-z][.)]|\(?[ivx]{1,5}[.)]|[-*\u2022\u25cf\u25aa])\s+", re.IGNORECASE)
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?)])")
 
 

@@ -49,8 +49,8 @@ def load_document(blobs: BlobStore, version: Version) -> Document:
     return Document.from_text(blobs.get_text(version.text_sha256))
 
 
-def alert_state_for(comparison: dict, source: str) -> str:
-    if source != "live":
+def alert_state_for(comparison: dict, alerts: bool) -> str:
+    if not alerts:
         return ALERT_SUPPRESSED
     if comparison.get("suspect"):
         return ALERT_NONE  # reported as a quarantined capture, not as a policy change
@@ -62,7 +62,8 @@ def alert_state_for(comparison: dict, source: str) -> str:
 
 
 def make_change(session: Session, target_id: int, old: Version, new: Version,
-                comparison: dict, source: str, alert_state: str | None = None) -> Change:
+                comparison: dict, source: str, alert_state: str | None = None,
+                alerts: bool = True) -> Change:
     """Store the change between two consecutive versions (replacing a stale one)."""
     from .compare.semantic import Comparison
 
@@ -73,7 +74,7 @@ def make_change(session: Session, target_id: int, old: Version, new: Version,
         suspect=bool(comparison.get("suspect")), severity=_severity(comparison),
         categories_json=json.dumps(comparison.get("categories", [])), summary=summary,
         comparison_json=json.dumps(comparison), source=source,
-        alert_state=alert_state or alert_state_for(comparison, source),
+        alert_state=alert_state or alert_state_for(comparison, alerts),
     )
     session.add(change)
     return change
@@ -90,7 +91,8 @@ def _severity(comparison: dict) -> str:
 
 def record_version(session: Session, blobs: BlobStore, snapshot: Snapshot, text_sha: str,
                    words: int, size: int, effective_date: str | None, normalizer_version: int,
-                   comparison: dict | None = None, compare=None) -> Version | None:
+                   comparison: dict | None = None, compare=None,
+                   alerts: bool = True) -> Version | None:
     """Insert a version for ``snapshot`` at its capture time; None when the text is a repeat.
 
     ``comparison`` is the precomputed comparison against the version just before (the live
@@ -122,7 +124,8 @@ def record_version(session: Session, blobs: BlobStore, snapshot: Snapshot, text_
     if before is not None:
         if comparison is None:
             comparison = compare(blobs.get_text(before.text_sha256), blobs.get_text(text_sha))
-        make_change(session, snapshot.target_id, before, version, comparison, snapshot.source)
+        make_change(session, snapshot.target_id, before, version, comparison, snapshot.source,
+                    alerts=alerts)
     if after is not None:
         _relink_after(session, blobs, version, after, compare)
     return version

@@ -411,9 +411,8 @@ def _inline_markdown(token) -> str:
             parts.append(" ")
         elif child.type == "image":
             parts.append(child.content)
-        elif child.type == "html_inline":
-            if child.content.lower().startswith("<br"):
-                parts.append(" ")
+        elif child.type == "html_inline" and child.content.lower().startswith("<br"):
+            parts.append(" ")
     return "".join(parts)
 
 

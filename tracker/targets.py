@@ -69,14 +69,8 @@ def sync_config_targets(session: Session, config: Config) -> None:
         if row is None:
             row = Target(name=spec.name, url=spec.url, origin="config")
             session.add(row)
-        before = (row.url, row.select_json, row.remove_json, row.schedule, row.tags_json,
-                  row.recipients_json, row.source, row.enabled, row.origin)
-        _apply(row, spec)
+        _apply(row, spec)  # unchanged values leave the row clean: no write happens
         row.origin = "config"
-        after = (row.url, row.select_json, row.remove_json, row.schedule, row.tags_json,
-                 row.recipients_json, row.source, row.enabled, row.origin)
-        if before == after:
-            session.expunge(row) if row.id is None else None
     for name, row in rows.items():
         if row.origin == "config" and name not in listed and row.enabled:
             row.enabled = False

@@ -1,0 +1,205 @@
+"""The check pipeline end to end against a real local HTTP server."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from tests.pageserver import PageServer, Request
+from tracker.check import run_checks
+from tracker.config import parse_config
+from tracker.models import Change, CheckLog, FetchState, Snapshot, Version
+from tracker.store import Store
+from tracker.targets import enabled_targets, sync_config_targets
+
+FILLER = " ".join(f"Clause {i}: we describe how personal information is handled here."
+                  for i in range(12))
+
+
+def policy(retention: str = "12 months", token: str = "t0", sell: str = "do not sell",
+           banner: str = "b0", charset_meta: str = "") -> str:
+    return f"""<!doctype html><html><head>{charset_meta}<title>Privacy</title>
+<script>var sid="{token}";</script></head><body>
+<nav><a href="/?sid={token}">Home</a></nav>
+<div class="cookie-banner">Cookies! id {banner} <button>Accept</button></div>
+<main><h1>Privacy Policy</h1><p>Last updated: May 24, 2018</p>
+<h2>Retention</h2><p>We retain server logs for {retention}.</p>
+<h2>Sharing</h2><p>We {sell} your personal information.</p>
+<h2>More</h2><p>{FILLER}</p></main>
+<footer>© 2024 Example <a href="/x?utm_source={token}">x</a></footer></body></html>"""
+
+
+class Env:
+    def __init__(self, tmp_path: Path, server: PageServer, paths: list[str]) -> None:
+        self.config = parse_config({
+            "fetch": {"per_host_delay": 0, "timeout": 1.5, "retries": 1, "backoff": 0.01,
+                      "max_retry_after": 2},
+            "targets": [{"name": p.strip("/").replace("/", "-") or "root",
+                         "url": server.url(p)} for p in paths],
+        }, tmp_path / "config.toml")
+        self.store = Store.open(self.config)
+        with self.store.session() as session:
+            sync_config_targets(session, self.config)
+
+    def check(self) -> dict[str, str]:
+        with self.store.session() as session:
+            specs = enabled_targets(session)
+        return {o.target: o.result for o in run_checks(self.config, self.store, specs)}
+
+    def rows(self, model):
+        with self.store.session() as session:
+            return list(session.exec(select(model)))
+
+
+@pytest.fixture
+def env_factory(tmp_path: Path, page_server: PageServer):
+    return lambda paths: Env(tmp_path, page_server, paths)
+
+
+def test_first_check_unchanged_then_material_change(page_server, env_factory) -> None:
+    page_server.html("/p", policy())
+    env = env_factory(["/p"])
+    assert env.check() == {"p": "first_version"}
+    page_server.html("/p", policy(token="t1", banner="b1"))  # rotating tokens, banner ids
+    assert env.check() == {"p": "unchanged"}
+    assert len(env.rows(Version)) == 1 and len(env.rows(Snapshot)) == 1
+    page_server.html("/p", policy(retention="24 months", sell="may sell", token="t2"))
+    assert env.check() == {"p": "new_version"}
+    versions, changes = env.rows(Version), env.rows(Change)
+    assert len(versions) == 2 and len(changes) == 1
+    change = changes[0]
+    assert change.material and change.alert_state in ("pending", "queued")
+    assert {"retention", "sharing"} <= set(json.loads(change.categories_json))
+    comparison = json.loads(change.comparison_json)
+    retention = [f for f in comparison["findings"] if f["category"] == "retention"]
+    assert retention and (retention[0]["old"], retention[0]["new"]) == ("P12M", "P24M")
+
+
+def test_etag_304_is_unchanged_and_conditional(page_server, env_factory) -> None:
+    body = policy().encode()
+
+    def handler(request: Request):
+        if request.headers.get("if-none-match") == '"v1"':
+            return 304, {"ETag": '"v1"'}, b""
+        return 200, {"Content-Type": "text/html; charset=utf-8", "ETag": '"v1"'}, body
+
+    page_server.routes["/e"] = handler
+    env = env_factory(["/e"])
+    assert env.check() == {"e": "first_version"}
+    assert env.check() == {"e": "not_modified"}
+    assert page_server.requests[-1].headers.get("if-none-match") == '"v1"'
+
+
+def test_redirect_is_followed_and_recorded(page_server, env_factory) -> None:
+    page_server.routes["/old"] = lambda r: (301, {"Location": "/new"}, b"")
+    page_server.html("/new", policy())
+    env = env_factory(["/old"])
+    assert env.check() == {"old": "first_version"}
+    snapshot = env.rows(Snapshot)[0]
+    assert snapshot.final_url.endswith("/new") and snapshot.url.endswith("/old")
+
+
+@pytest.mark.parametrize("status", [404, 500])
+def test_error_status_is_quarantined_not_a_version(page_server, env_factory, status) -> None:
+    page_server.html("/p", policy())
+    env = env_factory(["/p"])
+    env.check()
+    page_server.html("/p", "<html><body><h1>Not here</h1></body></html>", status=status)
+    assert env.check() == {"p": "quarantined"}
+    assert len(env.rows(Version)) == 1 and not env.rows(Change)
+    state = env.rows(FetchState)[0]
+    assert state.consecutive_failures == 1 and f"HTTP {status}" in (state.last_error or "")
+    suspect = [s for s in env.rows(Snapshot) if s.quality == "suspect"]
+    assert len(suspect) == 1 and suspect[0].status == status
+    page_server.html("/p", policy(token="again"))
+    assert env.check() == {"p": "unchanged"}
+    assert env.rows(FetchState)[0].consecutive_failures == 0
+
+
+def test_429_with_retry_after_is_retried(page_server, env_factory) -> None:
+    calls = {"n": 0}
+    body = policy().encode()
+
+    def handler(request: Request):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return 429, {"Retry-After": "1"}, b"slow down"
+        return 200, {"Content-Type": "text/html"}, body
+
+    page_server.routes["/r"] = handler
+    env = env_factory(["/r"])
+    started = time.monotonic()
+    assert env.check() == {"r": "first_version"}
+    assert calls["n"] == 2 and time.monotonic() - started >= 0.9
+
+
+def test_timeout_is_a_recorded_failure(page_server, env_factory) -> None:
+    def slow(request: Request):
+        time.sleep(3)
+        return 200, {"Content-Type": "text/html"}, policy().encode()
+
+    page_server.routes["/slow"] = slow
+    env = env_factory(["/slow"])
+    assert env.check() == {"slow": "failed"}
+    assert not env.rows(Version)
+    log = env.rows(CheckLog)
+    assert log and log[0].result == "failed" and log[0].detail
+
+
+def test_bot_wall_is_quarantined(page_server, env_factory) -> None:
+    page_server.html("/p", policy())
+    env = env_factory(["/p"])
+    env.check()
+    page_server.html("/p", "<html><head><title>Just a moment...</title></head><body>"
+                     "<div id='cf-challenge-running'>Checking your browser before accessing "
+                     "example.com.</div><script src='/cdn-cgi/challenge-platform/x.js'>"
+                     "</script></body></html>", status=403)
+    assert env.check() == {"p": "quarantined"}
+    page_server.html("/p", "<html><head><title>Just a moment...</title></head><body>"
+                     "<div id='cf-challenge-running'>Checking your browser.</div>"
+                     "<script src='/cdn-cgi/challenge-platform/x.js'></script></body></html>")
+    assert env.check() == {"p": "quarantined"}
+    assert len(env.rows(Version)) == 1
+    assert "bot wall" in (env.rows(FetchState)[0].last_error or "").lower() or \
+        "challenge" in (env.rows(FetchState)[0].last_error or "").lower()
+
+
+def test_wrong_and_missing_charset(page_server, env_factory) -> None:
+    text = policy(retention="12 months — données")
+    page_server.routes["/latin"] = lambda r: (200, {"Content-Type": "text/html; charset=utf-8"},
+                                              text.encode("latin-1", errors="replace"))
+    page_server.routes["/none"] = lambda r: (200, {"Content-Type": "text/html"},
+                                             text.encode("utf-8"))
+    env = env_factory(["/latin", "/none"])
+    assert env.check() == {"latin": "first_version", "none": "first_version"}
+    texts = {}
+    with env.store.session() as session:
+        for version in session.exec(select(Version)):
+            texts[version.target_id] = env.store.blobs.get_text(version.text_sha256)
+    assert all("données" in t for t in texts.values())
+
+
+def test_non_html_body_is_quarantined(page_server, env_factory) -> None:
+    page_server.routes["/pdf"] = lambda r: (200, {"Content-Type": "application/pdf"},
+                                            b"%PDF-1.7\n" + bytes(range(256)) * 40)
+    env = env_factory(["/pdf"])
+    assert env.check() == {"pdf": "quarantined"}
+    assert not env.rows(Version)
+    assert "pdf" in (env.rows(FetchState)[0].last_error or "").lower()
+
+
+def test_unreachable_host_is_a_failure_not_a_crash(tmp_path) -> None:
+    config = parse_config({"fetch": {"timeout": 1, "retries": 0},
+                           "targets": [{"name": "gone", "url": "http://127.0.0.1:9/x"}]},
+                          tmp_path / "config.toml")
+    store = Store.open(config)
+    with store.session() as session:
+        sync_config_targets(session, config)
+        specs = enabled_targets(session)
+    outcomes = run_checks(config, store, specs)
+    assert [o.result for o in outcomes] == ["failed"]
+    assert outcomes[0].detail

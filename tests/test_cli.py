@@ -1,0 +1,127 @@
+"""The CLI through its real entry point (the installed `tracker` console script)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.test_check_pipeline import policy
+
+TRACKER = str(Path(sys.executable).with_name("tracker"))
+
+
+def run(*args: str, config: Path | None = None, check: bool = True,
+        cwd: Path | None = None) -> subprocess.CompletedProcess:
+    command = [TRACKER] + (["--config", str(config)] if config else []) + list(args)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=cwd)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{command} exited {result.returncode}: {result.stderr}")
+    return result
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text("[fetch]\nper_host_delay = 0\ntimeout = 5\nretries = 0\n", encoding="utf-8")
+    return path
+
+
+def test_add_check_history_diff_show_export(page_server, config: Path) -> None:
+    page_server.html("/privacy", policy())
+    run("add", "acme", page_server.url("/privacy"), config=config)
+    listed = json.loads(run("list", "--format", "json", config=config).stdout)
+    assert [t["name"] for t in listed] == ["acme"]
+    assert "first version" in run("check", "--all", config=config).stdout
+    page_server.html("/privacy", policy(token="other"))
+    assert "1 unchanged" in run("check", "acme", config=config).stdout
+    page_server.html("/privacy", policy(retention="24 months", sell="may sell"))
+    out = run("check", "--all", config=config).stdout
+    assert "new version" in out and "MATERIAL" in out
+
+    history = json.loads(run("history", "acme", "--format", "json", config=config).stdout)
+    assert len(history) == 2
+    assert {"id", "captured_at", "source", "sha256", "change"} <= set(history[0])
+    assert history[0]["change"] is None and history[1]["change"]["material"] is True
+    assert "retention" in history[1]["change"]["categories"]
+    table = run("history", "acme", config=config).stdout
+    assert "MATERIAL" in table
+
+    diff = run("diff", "acme", config=config).stdout
+    assert "[-12-]{+24+}" in diff and "retention" in diff
+    first, second = str(history[0]["id"]), str(history[1]["id"])
+    diff_json = json.loads(run("diff", "acme", first, second, "--format", "json",
+                               config=config).stdout)
+    assert diff_json["comparison"]["material"] is True
+    html = run("diff", "acme", "--format", "html", config=config).stdout
+    assert html.startswith("<!doctype html>") and "<ins" in html
+
+    assert "24 months" in run("show", "acme", config=config).stdout
+    assert "12 months" in run("show", "acme", first, config=config).stdout
+    assert "<html" in run("show", "acme", "--raw", config=config).stdout.lower()
+
+    exported = json.loads(run("export", "acme", config=config).stdout)
+    assert len(exported["versions"]) == 2
+    assert exported["versions"][0]["provenance"]["source"] == "live"
+    assert "# acme" in run("export", "acme", "--format", "markdown", config=config).stdout
+
+    status = json.loads(run("status", "--format", "json", config=config).stdout)
+    assert status["targets"][0]["name"] == "acme" and status["targets"][0]["versions"] == 2
+
+
+def test_compare_files_json_contract(tmp_path: Path) -> None:
+    old, new = tmp_path / "old.html", tmp_path / "new.html"
+    old.write_text(policy(), encoding="utf-8")
+    new.write_text(policy(retention="24 months"), encoding="utf-8")
+    data = json.loads(run("compare", str(old), str(new), "--format", "json").stdout)
+    assert {"material", "noise_only", "categories", "effective_date", "findings"} <= set(data)
+    assert data["material"] is True and "retention" in data["categories"]
+    same = json.loads(run("compare", str(old), str(old), "--format", "json").stdout)
+    assert same["material"] is False and same["noise_only"] is True
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["compare", "/no/such/old.md", "/no/such/new.md"], "no such file"),
+    (["history", "nobody"], "unknown target 'nobody'"),
+    (["diff", "nobody"], "unknown target 'nobody'"),
+    (["add", "bad name", "https://a.test/"], "name"),
+    (["add", "x", "notaurl"], "not an http(s) URL"),
+    (["check"], "name the targets to check, or use --all"),
+])
+def test_user_errors_are_one_line_without_traceback(config: Path, args, message) -> None:
+    result = run(*args, config=config, check=False)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_malformed_config_names_the_key(tmp_path: Path) -> None:
+    bad = tmp_path / "config.toml"
+    bad.write_text("[fetch]\ntimeout = 'soon'\n", encoding="utf-8")
+    result = run("list", config=bad, check=False)
+    assert result.returncode == 2 and "fetch.timeout" in result.stderr
+    assert "Traceback" not in result.stderr
+    missing = run("list", config=tmp_path / "absent.toml", check=False)
+    assert missing.returncode == 2 and "config file not found" in missing.stderr
+
+
+def test_config_from_environment_variable(tmp_path: Path, config: Path) -> None:
+    import os
+
+    env = {**os.environ, "TRACKER_CONFIG": str(config)}
+    result = subprocess.run([TRACKER, "list", "--format", "json"], capture_output=True,
+                            text=True, env=env, cwd=tmp_path, timeout=60)
+    assert result.returncode == 0 and json.loads(result.stdout) == []
+    assert (config.parent / "tracker.db").exists()
+
+
+def test_demo_runs_offline(tmp_path: Path) -> None:
+    result = run("demo", "--keep", str(tmp_path / "demo"), cwd=tmp_path)
+    assert "material change" in result.stdout
+    assert "unchanged" in result.stdout
+    history = json.loads(run("history", "acme-privacy", "--format", "json",
+                             config=tmp_path / "demo" / "config.toml").stdout)
+    assert len(history) == 2 and history[1]["change"]["material"]
