@@ -178,8 +178,7 @@ async def newest_capture(config: Config, store: Store, spec: TargetSpec,
     """For ``source = "wayback"`` targets: record the newest capture if it is new."""
     with store.session() as session:
         latest = latest_version(session, spec.id)
-    since = (latest.captured_at.date() if latest else
-             (datetime.now(UTC) - timedelta(days=365)).date())
+    since = latest.captured_at.date() if latest else None
     captures = await client.list_captures(spec.url, since, None, "all")
     if not captures:
         return "unchanged", None
@@ -187,4 +186,7 @@ async def newest_capture(config: Config, store: Store, spec: TargetSpec,
     if newest.digest in _known_digests(store, spec.id):
         return "unchanged", None
     memento = await client.fetch_memento(newest)
-    return record_capture(store, spec, newest, memento, alerts=True), newest.timestamp
+    result = record_capture(store, spec, newest, memento, alerts=True)
+    if result == "new_version" and latest is None:
+        result = "first_version"
+    return result, newest.timestamp

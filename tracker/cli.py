@@ -514,3 +514,4 @@ def main() -> None:
 
 
 from . import cli_ops  # noqa: E402,F401  (registers `daemon` and `alerts`)
+from . import cli_verify  # noqa: E402,F401  (registers `verify`)
