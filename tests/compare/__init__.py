@@ -1,0 +1,1 @@
+"""Tests of the semantic comparison engine (tracker.compare)."""

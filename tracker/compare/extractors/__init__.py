@@ -1,0 +1,1 @@
+"""Typed fact extractors: dates, durations and per-category facts."""

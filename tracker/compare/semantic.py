@@ -1,0 +1,89 @@
+"""Semantic comparison of two policy versions: what changed in meaning, with evidence.
+
+Entry point for the CLI (`tracker compare`), the check pipeline and the benchmark. The stages:
+
+1. split both documents into sentences with comparison tokens (:mod:`.text`);
+2. judge whether the new version is a broken capture (:mod:`.capture`) — then nothing else is
+   reported as a change;
+3. compare the policies' own effective dates (:mod:`.extractors.dates`);
+4. align sentences and words and group the real edits (:mod:`.sentdiff`);
+5. classify each edit into categories with typed old/new values (:mod:`.classify`).
+
+The result follows the contract in docs/TAXONOMY.md (see :mod:`.findings`).
+"""
+
+from __future__ import annotations
+
+from ..document import Document
+from .capture import suspect_capture
+from .classify import Classifier
+from .extractors.dates import day_first_hint, find_effective_date
+from .extractors.dates import extract_effective_date as _extract_effective_date
+from .findings import (
+    ADDED,
+    CHANGED,
+    INFO,
+    REMOVED,
+    REWORDED,
+    Comparison,
+    Finding,
+)
+from .lexicons import EFFECTIVE_DATE
+from .sentdiff import diff_sentences
+from .text import sentences_of
+
+__all__ = ["Comparison", "Finding", "compare_documents", "extract_effective_date"]
+
+
+def extract_effective_date(doc: Document) -> str | None:
+    """The policy's own effective / last-updated date as ISO at the precision given, or None."""
+    return _extract_effective_date(doc)
+
+
+def compare_documents(old: Document, new: Document) -> Comparison:
+    """Compare two versions of a policy and say what changed in meaning."""
+    old_sentences = sentences_of(old)
+    new_sentences = sentences_of(new)
+    identical = [s.key for s in old_sentences] == [s.key for s in new_sentences]
+
+    reason = None if identical else suspect_capture(old, new, old_sentences, new_sentences)
+    if reason:
+        return Comparison(material=False, noise_only=False, categories=[], effective_date=None,
+                          findings=[], suspect=True, suspect_reason=reason)
+
+    hint = day_first_hint(old, new)
+    old_date = find_effective_date(old, hint)
+    new_date = find_effective_date(new, hint)
+    old_iso = old_date.iso if old_date else None
+    new_iso = new_date.iso if new_date else None
+
+    findings: list[Finding] = []
+    effective_date = None
+    if old_iso != new_iso:
+        effective_date = {"old": old_iso, "new": new_iso}
+        change = CHANGED if old_iso and new_iso else ADDED if new_iso else REMOVED
+        findings.append(Finding(
+            EFFECTIVE_DATE, change, INFO, old_iso, new_iso,
+            old_date.text if old_date else None, new_date.text if new_date else None,
+            (new_date or old_date).section if (new_date or old_date) else ""))
+
+    if not identical:
+        classifier = Classifier()
+        for group in diff_sentences(old_sentences, new_sentences):
+            findings.extend(classifier.classify(group))
+
+    material = any(f.is_material for f in findings)
+    if material and old_date and new_date and old_iso == new_iso:
+        # The meaning changed but the policy's date did not: worth telling the reader.
+        findings.append(Finding(EFFECTIVE_DATE, REWORDED, INFO, old_iso, new_iso,
+                                old_date.text, new_date.text, new_date.section))
+    categories = sorted({f.category for f in findings if f.is_material})
+    if effective_date:
+        categories = sorted({*categories, EFFECTIVE_DATE})
+    return Comparison(
+        material=material,
+        noise_only=not material and effective_date is None,
+        categories=categories,
+        effective_date=effective_date,
+        findings=findings,
+    )
