@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .blobs import BlobStore, sha256_hex
 from .charset import decode_html
+from .compare.semantic import compare_documents, extract_effective_date
 from .document import Document
 from .fetch import FetchResult
 from .fingerprint import page_fingerprint
@@ -88,26 +89,24 @@ def analyze_page(job: PageJob) -> PageAnalysis:
     text_sha = sha256_hex(encoded)
     if text_sha == job.previous_text_sha:
         return PageAnalysis(fingerprint=fingerprint, unchanged=True, text_sha=text_sha)
+    # Not fsynced here: the recording side syncs once per batch before committing rows.
     blobs = BlobStore(Path(job.blob_root))
-    blobs.put(encoded)
-    raw_sha = blobs.put(result.body)
+    blobs.put(encoded, sync=False)
+    raw_sha = blobs.put(result.body, sync=False)
     comparison = None
     if job.previous_text_sha is not None:
-        comparison = compare_texts(blobs.get_text(job.previous_text_sha), text)
-    from .compare.semantic import extract_effective_date
-
-    new_document = Document.from_text(text)
+        # ``document`` equals Document.from_text(text) (the round trip is exact).
+        old = Document.from_text(blobs.get_text(job.previous_text_sha))
+        comparison = compare_documents(old, document).to_json_dict()
     return PageAnalysis(fingerprint=fingerprint, raw_sha=raw_sha, text_sha=text_sha,
-                        words=new_document.word_count(), size=len(encoded),
-                        effective_date=extract_effective_date(new_document),
+                        words=document.word_count(), size=len(encoded),
+                        effective_date=extract_effective_date(document),
                         comparison=comparison,
                         compared_to=job.previous_text_sha if comparison else None)
 
 
 def compare_texts(old_text: str, new_text: str) -> dict:
     """Semantic comparison of two stored normalized texts, as the JSON contract's dict."""
-    from .compare.semantic import compare_documents
-
     old, new = Document.from_text(old_text), Document.from_text(new_text)
     return compare_documents(old, new).to_json_dict()
 
@@ -116,4 +115,4 @@ def _store_raw(job: PageJob) -> str | None:
     """Quarantined captures keep their bytes as evidence (bounded by the fetch size cap)."""
     if not job.result.body:
         return None
-    return BlobStore(Path(job.blob_root)).put(job.result.body)
+    return BlobStore(Path(job.blob_root)).put(job.result.body, sync=False)

@@ -126,7 +126,8 @@ def record_capture(store: Store, spec: TargetSpec, capture: Capture, memento: Me
         previous_words = before.words if before else None
     analysis = analyze_page(PageJob(result, spec.select, spec.remove, str(store.blobs.root),
                                     None, previous_sha, previous_words))
-    raw_sha = analysis.raw_sha or store.blobs.put(memento.body)
+    raw_sha = analysis.raw_sha or store.blobs.put(memento.body, sync=False)
+    store.blobs.sync()  # the capture's blobs are on disk before its rows are committed
     with store.session() as session:
         snapshot = Snapshot(
             target_id=spec.id, source="wayback", url=memento.original_url,

@@ -2,7 +2,11 @@
 
 A blob's name is the sha256 of its uncompressed bytes, so identical pages are stored once and
 `tracker verify` can prove every blob is intact. Writes go to a temporary file in the same
-folder, are fsynced, then renamed into place: a crash leaves either the whole blob or nothing.
+folder and are renamed into place: a crash leaves either the whole blob or nothing.
+
+Durability against power loss needs the bytes on disk before a database row points at them.
+``put(..., sync=True)`` fsyncs each blob; bulk writers pass ``sync=False`` and call
+:meth:`BlobStore.sync` once before committing the rows (one flush instead of hundreds).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ class BlobStore:
     def exists(self, digest: str) -> bool:
         return self.path(digest).exists()
 
-    def put(self, data: bytes) -> str:
+    def put(self, data: bytes, sync: bool = True) -> str:
         """Store ``data`` (idempotent) and return its sha256."""
         digest = sha256_hex(data)
         target = self.path(digest)
@@ -48,8 +52,9 @@ class BlobStore:
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(zlib.compress(data, 6))
-                handle.flush()
-                os.fsync(handle.fileno())
+                if sync:
+                    handle.flush()
+                    os.fsync(handle.fileno())
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -58,6 +63,11 @@ class BlobStore:
 
     def put_text(self, text: str) -> str:
         return self.put(text.encode("utf-8"))
+
+    @staticmethod
+    def sync() -> None:
+        """Flush every blob written with ``sync=False`` to disk (before rows reference them)."""
+        os.sync()
 
     def get(self, digest: str) -> bytes:
         try:

@@ -11,18 +11,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlmodel import Session, select
+from sqlalchemy import Boolean, String, bindparam, case, func, update
+from sqlmodel import Session, col, select
 
 from .analysis import PageAnalysis, PageJob, analyze_page
 from .config import Config
 from .fetch import Fetcher, FetchResult, FetchSettings
-from .history import latest_version, record_version
-from .models import Change, CheckLog, FetchState, Snapshot
+from .history import latest_version, latest_versions_query, record_version
+from .models import Change, CheckLog, FetchState, Snapshot, Version
 from .normalize import NORMALIZER_VERSION
 from .store import Store
 from .targets import TargetSpec, fetch_state
@@ -72,6 +74,29 @@ class _Previous:
     fingerprint: str | None
     text_sha: str | None
     words: int | None
+    version_id: int | None = None
+    failures: int = 0
+
+
+_NO_PREVIOUS = _Previous(None, None, None, None, None)
+#: Outcomes recorded per write transaction.
+_WRITE_BATCH = 100
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A fetched and analyzed page waiting to be recorded."""
+
+    spec: TargetSpec
+    result: FetchResult
+    analysis: PageAnalysis | None  # None for a 304
+    previous: _Previous = _NO_PREVIOUS
+
+    @property
+    def plain_unchanged(self) -> bool:
+        """Same text as before and nothing to recover from: a bulk update suffices."""
+        return (self.previous.version_id is not None and self.previous.failures == 0
+                and (self.analysis is None or self.analysis.unchanged))
 
 
 class Checker:
@@ -86,38 +111,76 @@ class Checker:
     async def check_many(self, targets: Iterable[TargetSpec],
                          on_done: Callable[[CheckOutcome], None] | None = None,
                          fetcher: Fetcher | None = None) -> list[CheckOutcome]:
-        """Check targets concurrently; politeness is the fetcher's job, memory is bounded here."""
+        """Check targets concurrently; politeness is the fetcher's job, memory is bounded here.
+
+        Previous state is read in one query up front, and outcomes are written by a single
+        writer in batched transactions: per-target round trips, not parsing, would otherwise
+        dominate a cycle of a thousand unchanged pages.
+        """
         targets = list(targets)
         own_fetcher = fetcher is None
         if fetcher is None:
             fetcher = Fetcher(fetch_settings(self.config))
             await fetcher.__aenter__()
+        previous = self._load_previous([t.id for t in targets])
         outcomes: list[CheckOutcome] = []
+        queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
         # Bounded in-flight work: pages are analyzed and dropped, never all held at once.
         gate = asyncio.Semaphore(max(2, self.config.fetch.concurrency * 2))
 
         async def run(spec: TargetSpec) -> None:
             async with gate:
-                outcome = await self.check_one(spec, fetcher)
+                if spec.source == "wayback":
+                    _report(await self._check_archive(spec))
+                    return
+                pending = await self._fetch_and_analyze(spec, fetcher,
+                                                        previous.get(spec.id, _NO_PREVIOUS))
+                await queue.put(pending)
+
+        def _report(outcome: CheckOutcome) -> None:
             outcomes.append(outcome)
             if on_done is not None:
                 on_done(outcome)
 
+        async def writer() -> None:
+            while True:
+                item = await queue.get()
+                if item is None:
+                    return
+                batch = [item]
+                while len(batch) < _WRITE_BATCH and not queue.empty():
+                    extra = queue.get_nowait()
+                    if extra is None:
+                        queue.put_nowait(None)
+                        break
+                    batch.append(extra)
+                for outcome in self._record_batch(batch):
+                    _report(outcome)
+
+        writing = asyncio.create_task(writer())
         try:
             await asyncio.gather(*(run(spec) for spec in targets))
         finally:
+            await queue.put(None)
+            await writing
             if own_fetcher:
                 await fetcher.__aexit__(None, None, None)
                 await self.aclose()
         return outcomes
 
     async def check_one(self, spec: TargetSpec, fetcher: Fetcher) -> CheckOutcome:
+        """Check one target and record the outcome at once (the daemon's unit of work)."""
         if spec.source == "wayback":
             return await self._check_archive(spec)
-        previous = self._previous(spec)
+        previous = self._load_previous([spec.id]).get(spec.id, _NO_PREVIOUS)
+        pending = await self._fetch_and_analyze(spec, fetcher, previous)
+        return self._record_batch([pending])[0]
+
+    async def _fetch_and_analyze(self, spec: TargetSpec, fetcher: Fetcher,
+                                 previous: _Previous) -> _Pending:
         result = await fetcher.fetch(spec.url, previous.etag, previous.last_modified)
         if result.not_modified:
-            return self._record(spec, result, None)
+            return _Pending(spec, result, None, previous)
         job = PageJob(result, spec.select, spec.remove, str(self.store.blobs.root),
                       previous.fingerprint, previous.text_sha, previous.words)
         if self.executor is None:
@@ -125,7 +188,24 @@ class Checker:
         else:
             loop = asyncio.get_running_loop()
             analysis = await loop.run_in_executor(self.executor, analyze_page, job)
-        return self._record(spec, result, analysis)
+        return _Pending(spec, result, analysis, previous)
+
+    def _record_batch(self, batch: list[_Pending]) -> list[CheckOutcome]:
+        """Record outcomes in one transaction; on any error, fall back to one per target."""
+        if any(p.analysis is not None and p.analysis.raw_sha for p in batch):
+            self.store.blobs.sync()  # blob bytes reach the disk before rows point at them
+        try:
+            with self.store.session() as session:
+                quick = [p for p in batch if p.plain_unchanged]
+                outcomes = {id(p): o for p, o in zip(quick, self._record_unchanged(session, quick),
+                                                     strict=True)}
+                return [outcomes.get(id(p)) or self._record(session, p.spec, p.result, p.analysis)
+                        for p in batch]
+        except Exception:
+            if len(batch) == 1:
+                raise
+            log.warning("batched write failed; recording %d outcomes one by one", len(batch))
+            return [self._record_batch([pending])[0] for pending in batch]
 
     async def _check_archive(self, spec: TargetSpec) -> CheckOutcome:
         """A target tracked through the Wayback Machine: record its newest capture if new."""
@@ -174,29 +254,58 @@ class Checker:
             await self._wayback.aclose()
             self._wayback = None
 
-    def _previous(self, spec: TargetSpec) -> _Previous:
-        with Session(self.store.engine) as session:
-            state = session.get(FetchState, spec.id)
-            latest = latest_version(session, spec.id)
-            return _Previous(
-                etag=state.etag if state and latest else None,
-                last_modified=state.last_modified if state and latest else None,
-                fingerprint=state.last_fingerprint if state else None,
-                text_sha=latest.text_sha256 if latest else None,
-                words=latest.words if latest else None,
-            )
+    def _record_unchanged(self, session: Session, batch: list[_Pending]) -> list[CheckOutcome]:
+        """Bulk UPDATEs for pages whose text did not change (most pages, most of the time)."""
+        if not batch:
+            return []
+        now = datetime.now(UTC)
+        states = []
+        for p in batch:
+            values = {"tid": p.spec.id, "now": now,
+                      "kind": NOT_MODIFIED if p.analysis is None else UNCHANGED,
+                      "fingerprint": p.analysis.fingerprint if p.analysis else None,
+                      "etag": p.result.etag, "last_modified": p.result.last_modified,
+                      "keep_validators": p.result.not_modified}
+            states.append(values)
+        connection = session.connection()
+        connection.execute(_UPDATE_STATE, states)
+        connection.execute(_UPDATE_SEEN, [{"vid": p.previous.version_id, "now": now}
+                                          for p in batch])
+        return [CheckOutcome(p.spec.name, p.spec.id, s["kind"]) for p, s in
+                zip(batch, states, strict=True)]
 
-    def _record(self, spec: TargetSpec, result: FetchResult,
+    def _load_previous(self, target_ids: list[int]) -> dict[int, _Previous]:
+        """Validators, fingerprints and latest versions of many targets, in two queries."""
+        found: dict[int, _Previous] = {}
+        with Session(self.store.engine) as session:
+            for chunk_start in range(0, len(target_ids), 500):
+                chunk = target_ids[chunk_start:chunk_start + 500]
+                states = {s.target_id: s for s in session.exec(
+                    select(FetchState).where(col(FetchState.target_id).in_(chunk)))}
+                latest = {v.target_id: v for v in session.exec(latest_versions_query(chunk))}
+                for target_id in chunk:
+                    state, version = states.get(target_id), latest.get(target_id)
+                    found[target_id] = _Previous(
+                        etag=state.etag if state and version else None,
+                        last_modified=state.last_modified if state and version else None,
+                        fingerprint=state.last_fingerprint if state else None,
+                        text_sha=version.text_sha256 if version else None,
+                        words=version.words if version else None,
+                        version_id=version.id if version else None,
+                        failures=state.consecutive_failures if state else 0,
+                    )
+        return found
+
+    def _record(self, session: Session, spec: TargetSpec, result: FetchResult,
                 analysis: PageAnalysis | None) -> CheckOutcome:
         now = datetime.now(UTC)
-        with self.store.session() as session:
-            state = fetch_state(session, spec.id)
-            state.last_check_at = now
-            if analysis is None or analysis.unchanged:
-                return self._unchanged(session, spec, state, result, analysis, now)
-            if not analysis.ok:
-                return self._failure(session, spec, state, result, analysis, now)
-            return self._new_text(session, spec, state, result, analysis, now)
+        state = fetch_state(session, spec.id)
+        state.last_check_at = now
+        if analysis is None or analysis.unchanged:
+            return self._unchanged(session, spec, state, result, analysis, now)
+        if not analysis.ok:
+            return self._failure(session, spec, state, result, analysis, now)
+        return self._new_text(session, spec, state, result, analysis, now)
 
     def _unchanged(self, session: Session, spec: TargetSpec, state: FetchState,
                    result: FetchResult, analysis: PageAnalysis | None,
@@ -279,6 +388,23 @@ class Checker:
                              summary=change.summary if change else None)
 
 
+_STATE = FetchState.__table__  # type: ignore[attr-defined]
+_VERSIONS = Version.__table__  # type: ignore[attr-defined]
+# Core statements with column-typed bind parameters (datetimes stored exactly as the ORM does).
+_UPDATE_STATE = update(_STATE).where(_STATE.c.target_id == bindparam("tid")).values(
+    last_check_at=bindparam("now"), last_result=bindparam("kind"), last_error=None,
+    last_success_at=bindparam("now"),
+    last_fingerprint=func.coalesce(bindparam("fingerprint", type_=String),
+                                   _STATE.c.last_fingerprint),
+    etag=case((bindparam("keep_validators", type_=Boolean), _STATE.c.etag),
+              else_=bindparam("etag", type_=String)),
+    last_modified=case((bindparam("keep_validators", type_=Boolean), _STATE.c.last_modified),
+                       else_=bindparam("last_modified", type_=String)),
+)
+_UPDATE_SEEN = update(_VERSIONS).where(_VERSIONS.c.id == bindparam("vid")).values(
+    last_seen_at=bindparam("now"))
+
+
 def _change_into(session: Session, version_id: int | None) -> Change | None:
     return session.exec(select(Change).where(Change.to_version_id == version_id)).first()
 
@@ -304,15 +430,23 @@ def _queue_alerts(session: Session, config: Config, spec: TargetSpec, state: Fet
     on_check_outcome(session, config, spec, state, outcome, recovered_from)
 
 
-def make_executor(config: Config) -> Executor | None:
+#: Below this many targets a worker pool costs more to start than it saves.
+_POOL_MIN_TARGETS = 40
+
+
+def make_executor(config: Config, targets: int) -> Executor | None:
+    """A process pool for parsing, so fetching and parsing use different cores."""
     workers = config.fetch.workers
+    if workers is None:
+        spare = (os.cpu_count() or 1) - 1
+        workers = spare if targets >= _POOL_MIN_TARGETS else 0
     return ProcessPoolExecutor(max_workers=workers) if workers > 0 else None
 
 
 def run_checks(config: Config, store: Store, targets: list[TargetSpec],
                on_done: Callable[[CheckOutcome], None] | None = None) -> list[CheckOutcome]:
     """Synchronous entry point for the CLI."""
-    executor = make_executor(config)
+    executor = make_executor(config, len(targets))
     try:
         return asyncio.run(Checker(config, store, executor).check_many(targets, on_done))
     finally:

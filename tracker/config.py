@@ -46,8 +46,9 @@ class FetchConfig(_Section):
     retries: Annotated[int, Field(ge=0, le=10)] = 3
     backoff: Annotated[float, Field(ge=0)] = 1.0
     max_retry_after: Annotated[float, Field(ge=0)] = 120.0
-    #: Parse pages in this many worker processes (0 = in the main process).
-    workers: Annotated[int, Field(ge=0, le=64)] = 0
+    #: Parse pages in this many worker processes (0 = in the main process; unset = one per
+    #: spare core when a run checks many targets).
+    workers: Annotated[int | None, Field(ge=0, le=64)] = None
 
 
 class WaybackConfig(_Section):

@@ -13,6 +13,10 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the default (5) drops concurrent connections into SYN retries
+
+
 class DemoServer:
     """Serve ``pages`` (path -> HTML template) on 127.0.0.1 in a background thread."""
 
@@ -39,7 +43,7 @@ class DemoServer:
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._server = _Server(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 

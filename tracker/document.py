@@ -32,7 +32,8 @@ _TRANSLATE = str.maketrans(
     }
 )
 _SPACES = re.compile(r"\s+")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
+_INVISIBLE = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F, 0xFFFD,
+                            0xAD, 0x200B])
 _LIST_MARKER = re.compile(
     r"^(?:\(?\d{1,3}[.)]|\(?[a-z][.)]|\(?[ivx]{1,5}[.)]|[-*\u2022\u25cf\u25aa])\s+", re.IGNORECASE)
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?)])")
@@ -40,8 +41,7 @@ _SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?)])")
 
 def clean_display(text: str) -> str:
     """Collapse whitespace for display; keeps the page's own characters (quotes, dashes)."""
-    text = _CONTROL.sub("", text.replace("\u00ad", "").replace("\u200b", ""))
-    return _SPACES.sub(" ", text).strip()
+    return " ".join(text.translate(_INVISIBLE).split())
 
 
 def comparison_key(text: str) -> str:

@@ -16,7 +16,6 @@ import re
 from pathlib import Path
 
 import lxml.etree
-import lxml.html
 from cssselect import SelectorError
 from lxml.cssselect import CSSSelector
 from markdown_it import MarkdownIt
@@ -80,7 +79,7 @@ def normalize_html(html: str | bytes, select: list[str] | None = None,
     if isinstance(html, bytes):
         html = html.decode("utf-8", errors="replace")
     root = _parse_html(html)
-    if root is None:
+    if root is None or not isinstance(root.tag, str):
         return Document()
     title = clean_display(root.findtext(".//title") or "")
     for selector in remove or ():
@@ -98,7 +97,10 @@ def normalize_html(html: str | bytes, select: list[str] | None = None,
     return Document(builder.blocks, title)
 
 
-def _parse_html(html: str) -> lxml.html.HtmlElement | None:
+_Element = lxml.etree._Element
+
+
+def _parse_html(html: str) -> _Element | None:
     html = _WAYBACK_TOOLBAR.sub("", html)
     if "End Wayback Rewrite JS Include" in html:
         html = _WAYBACK_HEAD.sub("<head>", html, count=1)
@@ -106,13 +108,27 @@ def _parse_html(html: str) -> lxml.html.HtmlElement | None:
     if not html.strip():
         return None
     try:
-        # huge_tree stays off: libxml2 then caps nesting at 256 levels, which keeps hostile
-        # 100k-deep pages cheap and the recursive walk below far from Python's stack limit.
-        parser = lxml.html.HTMLParser(remove_comments=True, remove_pis=True,
-                                      huge_tree=False, collect_ids=False)
-        return lxml.html.document_fromstring(html, parser=parser)
-    except (lxml.etree.ParserError, ValueError):
+        # Plain lxml.etree elements: lxml.html's element classes cost a Python call per node.
+        return lxml.etree.HTML(html, _PARSER)
+    except ValueError:  # a str that declares an XML encoding: parse it as UTF-8 bytes
+        try:
+            return lxml.etree.HTML(html.encode("utf-8"), _UTF8_PARSER)
+        except (lxml.etree.LxmlError, ValueError):
+            return None
+    except lxml.etree.LxmlError:
         return None
+
+
+# huge_tree stays off: libxml2 then caps nesting at 256 levels, which keeps hostile 100k-deep
+# pages cheap and the recursive walk below far from Python's stack limit.
+_PARSER = lxml.etree.HTMLParser(remove_comments=True, remove_pis=True, huge_tree=False,
+                                collect_ids=False, no_network=True)
+_UTF8_PARSER = lxml.etree.HTMLParser(remove_comments=True, remove_pis=True, huge_tree=False,
+                                     collect_ids=False, no_network=True, encoding="utf-8")
+
+
+def _text(element: _Element) -> str:
+    return "".join(element.itertext())
 
 
 def _css(selector: str) -> CSSSelector:
@@ -122,7 +138,7 @@ def _css(selector: str) -> CSSSelector:
         raise NormalizeError(f"invalid CSS selector {selector!r}: {exc}") from None
 
 
-def _drop(element: lxml.html.HtmlElement) -> None:
+def _drop(element: _Element) -> None:
     """Remove an element but keep its tail text (the text that follows it)."""
     parent = element.getparent()
     if parent is None:
@@ -136,7 +152,7 @@ def _drop(element: lxml.html.HtmlElement) -> None:
     parent.remove(element)
 
 
-def _is_furniture(element: lxml.html.HtmlElement) -> bool:
+def _is_furniture(element: _Element) -> bool:
     tag = element.tag
     if tag in _DROP_TAGS:
         return True
@@ -151,11 +167,11 @@ def _is_furniture(element: lxml.html.HtmlElement) -> bool:
         return True
     names = attrib.get("class", "") + " " + attrib.get("id", "")
     if names.strip() and _FURNITURE.search(names):
-        return len(element.text_content()) <= _BANNER_MAX_CHARS
+        return len(_text(element)) <= _BANNER_MAX_CHARS
     return False
 
 
-def _strip_chrome(root: lxml.html.HtmlElement) -> None:
+def _strip_chrome(root: _Element) -> None:
     """Drop furniture everywhere, and headers/footers that are not inside the content."""
     doomed = []
     for element in root.iter():
@@ -168,7 +184,7 @@ def _strip_chrome(root: lxml.html.HtmlElement) -> None:
         _drop(element)
 
 
-def _inside_content(element: lxml.html.HtmlElement) -> bool:
+def _inside_content(element: _Element) -> bool:
     """A header or footer inside <main>/<article> usually holds the title and the date."""
     for ancestor in element.iterancestors():
         if ancestor.tag in ("main", "article") or ancestor.get("role") == "main":
@@ -176,7 +192,7 @@ def _inside_content(element: lxml.html.HtmlElement) -> bool:
     return False
 
 
-def _main_content(root: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
+def _main_content(root: _Element) -> _Element:
     """The element that holds the page's text: <main>/<article>/role=main, else the densest."""
     candidates = [el for el in root.iter("main", "article") if isinstance(el.tag, str)]
     candidates += root.xpath("//*[@role='main']")
@@ -200,8 +216,9 @@ def _main_content(root: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
         node = child
 
 
-def _text_length(element: lxml.html.HtmlElement) -> int:
-    return len(" ".join(element.itertext()).split())
+def _text_length(element: _Element) -> int:
+    """Characters of text (a cheap, C-speed stand-in for words when comparing candidates)."""
+    return len(_text(element))
 
 
 class _BlockBuilder:
@@ -233,7 +250,7 @@ class _BlockBuilder:
         else:
             self.blocks.append(Block(kind, text, self.section, level))
 
-    def walk(self, element: lxml.html.HtmlElement, depth: int = 0) -> None:
+    def walk(self, element: _Element, depth: int = 0) -> None:
         """Emit the blocks of ``element``'s children (iteratively deep pages are fine)."""
         if element.text:
             self._pending.append(element.text)
@@ -242,7 +259,7 @@ class _BlockBuilder:
             if child.tail:
                 self._pending.append(child.tail)
 
-    def _visit(self, child: lxml.html.HtmlElement, depth: int) -> None:
+    def _visit(self, child: _Element, depth: int) -> None:
         tag = child.tag
         if not isinstance(tag, str):
             return
@@ -274,9 +291,9 @@ class _BlockBuilder:
             self.walk(child, depth)
             self.flush()
 
-    def _list_item(self, item: lxml.html.HtmlElement, depth: int) -> None:
+    def _list_item(self, item: _Element, depth: int) -> None:
         own: list[str] = [item.text or ""]
-        nested: list[lxml.html.HtmlElement] = []
+        nested: list[_Element] = []
         for child in item:
             if isinstance(child.tag, str) and (child.tag in _LISTS or child.tag in _BLOCKISH):
                 nested.append(child)
@@ -292,7 +309,7 @@ class _BlockBuilder:
                 self._visit(child, depth)
             self.flush()
 
-    def _row(self, row: lxml.html.HtmlElement) -> None:
+    def _row(self, row: _Element) -> None:
         cells = [clean_display(_inline_text(cell)) for cell in row
                  if isinstance(cell.tag, str) and cell.tag in ("td", "th")]
         cells = [c for c in cells if c]
@@ -307,12 +324,12 @@ _BLOCKISH = _TEXT_BLOCKS | {"div", "section", "table", "article", "main", "heade
                             "figure", "details", "fieldset"} | set(_HEADINGS)
 
 
-def _has_block_children(element: lxml.html.HtmlElement) -> bool:
+def _has_block_children(element: _Element) -> bool:
     return any(isinstance(c.tag, str) and (c.tag in _BLOCKISH or c.tag in _LISTS or c.tag == "li")
                for c in element.iter() if c is not element)
 
 
-def _inline_text(element: lxml.html.HtmlElement) -> str:
+def _inline_text(element: _Element) -> str:
     """The element's text with <br> as a space; link targets are never part of the text."""
     parts: list[str] = []
     # Iterative walk: hostile pages nest inline elements thousands deep.
