@@ -1,0 +1,131 @@
+"""Operational commands (daemon, alerts): registered on the main CLI app.
+
+Kept out of cli.py so the long-running side (scheduler, SMTP) has its own small module;
+cli.py imports this module at its bottom, which is what registers the commands.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from .cli import Context, Format, _print_json, app, err, out
+from .targets import TargetError
+
+
+def _ctx(ctx: typer.Context) -> Context:
+    return ctx.obj
+
+
+@app.command()
+def daemon(ctx: typer.Context,
+           verbose: Annotated[bool, typer.Option("--verbose", "-v",
+                                                 help="Debug logging.")] = False) -> None:
+    """Run the scheduler in the foreground: checks, alerts, digest. Stop with SIGTERM/Ctrl-C.
+
+    Logs go to stderr, one key=value line per event. SIGHUP reloads config.toml.
+    """
+    from .daemon import run_daemon
+    from .daemon_lock import LockError
+    from .daemon_log import setup_logging
+
+    c = _ctx(ctx)
+    config, store = c.config, c.store
+    setup_logging(verbose)
+    try:
+        run_daemon(config, store)
+    except LockError as exc:
+        typer.echo(f"error: {exc}", err=True)  # one unwrapped line: logs and journald grep it
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def alerts(ctx: typer.Context,
+           pending: Annotated[bool, typer.Option(
+               "--pending", help="Only alerts not sent yet.")] = False,
+           format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+           limit: Annotated[int, typer.Option(help="At most this many (newest first).")] = 50,
+           preview: Annotated[str | None, typer.Option(
+               "--preview", metavar="NAME",
+               help="Render the alert for NAME's latest change (nothing is sent).")] = None,
+           html: Annotated[bool, typer.Option(
+               "--html", help="With --preview: print the HTML part.")] = False,
+           send: Annotated[bool, typer.Option(
+               "--send", help="Send every unsent alert now, ignoring retry delays.")] = False,
+           ) -> None:
+    """The email outbox: list alerts, preview one, or flush the outbox once."""
+    c = _ctx(ctx)
+    if preview is not None:
+        _preview(c, preview, html)
+        return
+    if send:
+        _send(c)
+        return
+    from .alerts.outbox import list_alerts
+
+    with c.store.session() as session:
+        rows = list_alerts(session, pending_only=pending, limit=limit)
+    if format == Format.json:
+        _print_json(rows)
+        return
+    if not rows:
+        out.print("no pending alerts" if pending else "no alerts yet")
+        return
+    table = Table("id", "created", "kind", "target", "status", "tries", "subject", "when / error")
+    styles = {"sent": "green", "pending": "yellow", "sending": "cyan", "failed": "red",
+              "cancelled": "dim"}
+    for row in rows:
+        status = row["status"]
+        when = row["sent_at"] if status == "sent" else row["next_attempt_at"] or ""
+        if row["last_error"]:
+            when = f"{when} {row['last_error']}".strip()
+        table.add_row(str(row["id"]), row["created_at"] or "", row["kind"], row["target"] or "—",
+                      f"[{styles.get(status, '')}]{status}[/]", str(row["attempts"]),
+                      escape(row["subject"]), escape(when))
+    out.print(table)
+    if not c.config.email.enabled:
+        out.print("email is not configured ([email] host): alerts stay in the outbox")
+
+
+def _preview(c: Context, name: str, html: bool) -> None:
+    from .alerts.compose import TargetInfo, compose_change
+    from .alerts.rules import change_item
+    from .queries import latest_change
+    from .targets import get_target
+
+    with c.store.session() as session:
+        target = get_target(session, name)
+        change = latest_change(session, target)
+        if change is None:
+            raise TargetError(f"target {name!r} has no change yet (nothing to preview)")
+        assert target.id is not None
+        item = change_item(session, TargetInfo(target.id, target.name, target.url), change)
+    if item is None:
+        raise TargetError(f"target {name!r}: the latest change's versions are missing")
+    composed = compose_change(item, c.store.blobs)
+    if html:
+        sys.stdout.write(composed.html)
+    else:
+        sys.stdout.write(f"Subject: {composed.subject}\n\n{composed.text}")
+
+
+def _send(c: Context) -> None:
+    from .alerts.outbox import send_due
+
+    config = c.config
+    if not config.email.enabled:
+        raise TargetError("email is not configured: set [email] host (and sender, "
+                          "recipients) in config.toml")
+    summary = send_due(c.store, config, force=True)
+    for alert_id, error in summary.retrying:
+        err.print(f"alert {alert_id}: not sent, will retry: {escape(error)}")
+    for alert_id, error in summary.failed:
+        err.print(f"alert {alert_id}: refused for good: {escape(error)}")
+    out.print(f"sent {len(summary.sent)}, retrying {len(summary.retrying)}, "
+              f"failed {len(summary.failed)}")
+    if summary.retrying or summary.failed:
+        raise typer.Exit(1)
