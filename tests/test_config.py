@@ -91,3 +91,17 @@ def test_password_comes_from_the_environment(tmp_path: Path,
         config.email.password()
     monkeypatch.setenv("TRACKER_TEST_PW", "s3cret")
     assert config.email.password() == "s3cret"
+
+
+def test_cron_weekdays_follow_standard_numbering() -> None:
+    from datetime import UTC, datetime
+
+    from tracker.schedule import parse_schedule
+
+    saturday = datetime(2026, 11, 21, 12, tzinfo=UTC)
+    sunday_job = parse_schedule("0 6 * * 0").trigger()
+    assert sunday_job.get_next_fire_time(None, saturday).strftime("%A") == "Sunday"
+    weekdays_job = parse_schedule("0 6 * * 1-5").trigger()
+    assert weekdays_job.get_next_fire_time(None, saturday).strftime("%A") == "Monday"
+    seventh = parse_schedule("30 5 * * 7").trigger()
+    assert seventh.get_next_fire_time(None, saturday).strftime("%A") == "Sunday"

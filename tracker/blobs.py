@@ -46,6 +46,9 @@ class BlobStore:
         digest = sha256_hex(data)
         target = self.path(digest)
         if target.exists():
+            # Refresh its age: `verify --repair` only deletes orphans that have been idle a while,
+            # and this blob is about to be referenced again.
+            os.utime(target)
             return digest
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=self.SUFFIX)
@@ -94,7 +97,9 @@ class BlobStore:
         if not self.root.exists():
             return
         for path in self.root.glob("*/*/*" + self.SUFFIX):
-            yield path.name[: -len(self.SUFFIX)]
+            name = path.name[: -len(self.SUFFIX)]
+            if len(name) == 64 and not name.startswith("."):  # not a .tmp- leftover
+                yield name
 
     def temp_files(self) -> Iterator[Path]:
         """Leftovers of interrupted writes (safe to delete)."""

@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -440,7 +441,14 @@ def make_executor(config: Config, targets: int) -> Executor | None:
     if workers is None:
         spare = (os.cpu_count() or 1) - 1
         workers = spare if targets >= _POOL_MIN_TARGETS else 0
-    return ProcessPoolExecutor(max_workers=workers) if workers > 0 else None
+    if workers <= 0:
+        return None
+    return ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts)
+
+
+def _ignore_interrupts() -> None:
+    """Ctrl-C is the main process's to handle; workers must not die mid-task with tracebacks."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def run_checks(config: Config, store: Store, targets: list[TargetSpec],

@@ -24,6 +24,7 @@ from .config import Config, ConfigError, TargetConfig, config_path, load_config
 from .normalize import NormalizeError
 from .store import Store, StoreError
 from .targets import TargetError
+from .wayback_errors import WaybackError as WaybackErrors
 
 app = typer.Typer(
     name="tracker",
@@ -34,9 +35,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
-
-from .wayback_errors import WaybackError as WaybackErrors  # noqa: E402
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # an error is one line, never wrapped
 
 USER_ERRORS = (ConfigError, StoreError, TargetError, NormalizeError, BlobError)
 
@@ -388,8 +387,12 @@ def status_cmd(ctx: typer.Context,
                       row["next_run"] or "—")
     out.print(table)
     daemon = data["daemon"]
-    out.print(f"daemon: pid {daemon['pid']} on {daemon['host']}, last heartbeat "
-              f"{daemon['heartbeat_at']}" if daemon else "daemon: never ran on this database")
+    if daemon is None:
+        out.print("daemon: never ran on this database")
+    else:
+        state = "[green]running[/]" if daemon["alive"] else "[red]not running[/]"
+        out.print(f"daemon: {state} (pid {daemon['pid']} on {daemon['host']}, "
+                  f"last heartbeat {daemon['heartbeat_at']})")
 
 
 @app.command()
@@ -513,5 +516,5 @@ def main() -> None:
         sys.exit(130)
 
 
-from . import cli_ops  # noqa: E402,F401  (registers `daemon` and `alerts`)
-from . import cli_verify  # noqa: E402,F401  (registers `verify`)
+# Commands defined in their own modules register themselves on `app` when imported.
+from . import cli_ops, cli_verify  # noqa: E402,F401

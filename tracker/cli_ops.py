@@ -34,7 +34,10 @@ def daemon(ctx: typer.Context,
     from .daemon_log import setup_logging
 
     c = _ctx(ctx)
-    config, store = c.config, c.store
+    config = c.config
+    if config.email.enabled:
+        config.email.password()  # a missing password variable stops us before anything is written
+    store = c.store
     setup_logging(verbose)
     try:
         run_daemon(config, store)

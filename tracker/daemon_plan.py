@@ -17,7 +17,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from .schedule import Schedule, parse_schedule
+from .schedule import Schedule, parse_schedule, standard_weekdays
 
 #: Overdue checks after a restart are spread over at most this many seconds.
 OVERDUE_WINDOW = 60.0
@@ -48,9 +48,9 @@ def check_trigger(schedule: Schedule, jitter_fraction: float, start: datetime) -
                                timezone=UTC, jitter=jitter)
     assert schedule.cron is not None
     minute, hour, day, month, day_of_week = schedule.cron.split()
-    # Same field mapping as CronTrigger.from_crontab (which takes no jitter).
+    # As tracker.schedule.cron_trigger (standard weekday numbers), plus jitter.
     return CronTrigger(minute=minute, hour=hour, day=day, month=month,
-                       day_of_week=day_of_week, timezone=UTC, jitter=jitter)
+                       day_of_week=standard_weekdays(day_of_week), timezone=UTC, jitter=jitter)
 
 
 def digest_trigger(schedule: Schedule) -> BaseTrigger:

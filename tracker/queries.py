@@ -7,7 +7,7 @@ on are defined once, next to the tables they read.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
@@ -17,7 +17,16 @@ from .targets import TargetError, get_target
 
 
 def iso(value: datetime | None) -> str | None:
-    return value.isoformat(timespec="seconds").replace("+00:00", "Z") if value else None
+    """UTC ISO 8601 with a Z (stored times are UTC, whether or not the driver says so)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+#: The daemon beats every few seconds; silence longer than this means it is not running.
+HEARTBEAT_STALE_AFTER = timedelta(seconds=30)
 
 
 def change_dict(change: Change | None) -> dict | None:
@@ -111,8 +120,10 @@ def status(session: Session) -> dict:
     beat = session.get(DaemonHeartbeat, 1)
     daemon = None
     if beat is not None:
+        beat_at = beat.beat_at if beat.beat_at.tzinfo else beat.beat_at.replace(tzinfo=UTC)
         daemon = {"pid": beat.pid, "host": beat.host, "started_at": iso(beat.started_at),
-                  "heartbeat_at": iso(beat.beat_at)}
+                  "heartbeat_at": iso(beat.beat_at),
+                  "alive": datetime.now(UTC) - beat_at < HEARTBEAT_STALE_AFTER}
     return {"targets": rows, "daemon": daemon}
 
 

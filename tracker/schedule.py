@@ -1,4 +1,4 @@
-"""Schedules: an interval like ``"30s"``, ``"15m"``, ``"6h"``, ``"1d"`` or a five-field cron line."""
+"""Schedules: an interval (``"30s"``, ``"15m"``, ``"6h"``, ``"1d"``) or a five-field cron line."""
 
 from __future__ import annotations
 
@@ -25,7 +25,35 @@ class Schedule:
     cron: str | None = None
 
     def trigger(self, timezone: str = "UTC") -> CronTrigger | None:
-        return CronTrigger.from_crontab(self.cron, timezone=timezone) if self.cron else None
+        return cron_trigger(self.cron, timezone) if self.cron else None
+
+
+_WEEKDAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_WEEKDAY_NUMBER = re.compile(r"\d+")
+
+
+def standard_weekdays(field: str) -> str:
+    """Cron's day-of-week numbers (0 or 7 = Sunday) as names.
+
+    APScheduler 3 counts weekday 0 as Monday, so ``"0 6 * * 0"`` would run on Mondays;
+    names mean the same to both, so numbers are translated before APScheduler sees them.
+    """
+    def name(match: re.Match[str]) -> str:
+        number = int(match.group(0))
+        if number > 7:
+            raise ScheduleError(f"day of week {number} is out of range (0-7)")
+        return _WEEKDAYS[number]
+
+    if "/" in field:  # steps ("*/2") count positions, not days: leave them to APScheduler
+        return field
+    return _WEEKDAY_NUMBER.sub(name, field)
+
+
+def cron_trigger(expression: str, timezone: str = "UTC") -> CronTrigger:
+    """An APScheduler trigger for a standard five-field cron line."""
+    minute, hour, day, month, weekday = expression.split()
+    return CronTrigger(minute=minute, hour=hour, day=day, month=month,
+                       day_of_week=standard_weekdays(weekday), timezone=timezone)
 
 
 def parse_schedule(text: str) -> Schedule:
@@ -38,7 +66,7 @@ def parse_schedule(text: str) -> Schedule:
         return Schedule(text, interval=timedelta(seconds=seconds))
     if len(text.split()) == 5:
         try:
-            CronTrigger.from_crontab(text, timezone="UTC")
+            cron_trigger(text)
         except ValueError as exc:
             raise ScheduleError(f"schedule {text!r}: bad cron expression ({exc})") from None
         return Schedule(text, cron=text)

@@ -75,18 +75,25 @@ class Store:
 
     @classmethod
     def open(cls, config: Config) -> Store:
-        engine = make_engine(config.database_url)
-        try:
-            SQLModel.metadata.create_all(engine)
-        except OperationalError as exc:
-            raise StoreError(f"cannot open database {config.database_url}: "
-                             f"{exc.orig}") from None
+        """Open (creating if needed) the blob folder first, then the database.
+
+        The folder is checked first so a bad ``storage.snapshots`` leaves no empty database
+        behind.
+        """
         snapshots = config.snapshots_dir
+        if snapshots.exists() and not snapshots.is_dir():
+            raise StoreError(f"storage.snapshots: {snapshots} is not a folder")
+        engine = make_engine(config.database_url)
         try:
             snapshots.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"storage.snapshots: cannot create {snapshots} "
                              f"({exc.strerror})") from None
+        try:
+            SQLModel.metadata.create_all(engine)
+        except OperationalError as exc:
+            raise StoreError(f"cannot open database {config.database_url}: "
+                             f"{exc.orig}") from None
         return cls(engine, BlobStore(snapshots))
 
     @contextmanager
