@@ -505,15 +505,36 @@ def demo(port: Annotated[int, typer.Option(help="Local port for the demo pages (
 
 
 def main() -> None:
-    """Console entry point: user errors become one line on stderr and exit status 2."""
+    """Console entry point: user errors become one line on stderr and exit status 2.
+
+    Click runs in non-standalone mode so its usage errors (bad option value, unknown
+    command) are reported the same way as ours instead of in a multi-line box.
+    """
     try:
-        app()
+        code = app(standalone_mode=False)
     except USER_ERRORS as exc:
-        err.print("[bold red]error:[/] " + escape(str(exc)), highlight=False)
-        sys.exit(2)
-    except KeyboardInterrupt:
+        _fail(str(exc))
+    except _USAGE_ERROR as exc:
+        if not exc.format_message():  # no arguments at all: the help was just shown
+            sys.exit(2)
+        context = getattr(exc, "ctx", None)
+        where = context.command_path if context else "tracker"
+        _fail(f"{exc.format_message()} (see {where} --help)")
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, typer.Abort):
         err.print("interrupted")
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+# Click's UsageError, whether typer vendors click or depends on it: BadParameter's base.
+_USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+
+def _fail(message: str) -> None:
+    err.print("[bold red]error:[/] " + escape(message), highlight=False)
+    sys.exit(2)
 
 
 # Commands defined in their own modules register themselves on `app` when imported.

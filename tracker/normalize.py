@@ -459,6 +459,8 @@ TEXT_SUFFIXES = {".txt", ".text"}
 def normalize_file(path: Path) -> Document:
     """Read a local file and normalize it by its suffix (HTML, Markdown or plain text)."""
     suffix = path.suffix.lower()
+    if not suffix and not path.exists():
+        raise NormalizeError(f"{path}: no such file")
     if suffix not in HTML_SUFFIXES | MARKDOWN_SUFFIXES | TEXT_SUFFIXES:
         raise NormalizeError(
             f"{path}: unsupported file type {suffix or '(none)'!r}; "
