@@ -90,6 +90,9 @@ def test_compare_files_json_contract(tmp_path: Path) -> None:
     (["add", "bad name", "https://a.test/"], "name"),
     (["add", "x", "notaurl"], "not an http(s) URL"),
     (["check"], "name the targets to check, or use --all"),
+    (["list", "--format", "xml"], "Invalid value for '--format'"),
+    (["no-such-command"], "No such command 'no-such-command'"),
+    (["backfill", "x", "--from", "2020-13-01"], "--from: not a date"),
 ])
 def test_user_errors_are_one_line_without_traceback(config: Path, args, message) -> None:
     result = run(*args, config=config, check=False)
