@@ -70,12 +70,9 @@ def analyze_page(job: PageJob) -> PageAnalysis:
         verdict = assess(result, None, job.previous_words)
         return PageAnalysis(ok=False, reason=verdict.reason or result.error or "fetch failed",
                             raw_sha=_store_raw(job))
-    fingerprint = None
-    if result.content_type in HTML_TYPES:
-        context = f"{NORMALIZER_VERSION}|{result.charset}|{result.content_type}"
-        fingerprint = page_fingerprint(result.body, job.select + job.remove, context)
-        if fingerprint is not None and fingerprint == job.previous_fingerprint:
-            return PageAnalysis(fingerprint=fingerprint, unchanged=True)
+    fingerprint = fingerprint_of(job)
+    if fingerprint is not None and fingerprint == job.previous_fingerprint:
+        return PageAnalysis(fingerprint=fingerprint, unchanged=True)
     document = None
     if result.content_type in HTML_TYPES | MARKDOWN_TYPES | {"text/plain"}:
         document = document_from_body(result.body, result.content_type, result.charset,
@@ -103,6 +100,25 @@ def analyze_page(job: PageJob) -> PageAnalysis:
                         effective_date=extract_effective_date(document),
                         comparison=comparison,
                         compared_to=job.previous_text_sha if comparison else None)
+
+
+def fingerprint_of(job: PageJob) -> str | None:
+    """The page's :mod:`tracker.fingerprint` (None for non-HTML or unsound selectors)."""
+    result = job.result
+    if result.content_type not in HTML_TYPES:
+        return None
+    context = f"{NORMALIZER_VERSION}|{result.charset}|{result.content_type}"
+    return page_fingerprint(result.body, job.select + job.remove, context)
+
+
+def quick_unchanged(job: PageJob) -> PageAnalysis | None:
+    """The cheap test run before shipping a page to a worker: same fingerprint, same text."""
+    if job.previous_fingerprint is None or not job.result.ok:
+        return None
+    fingerprint = fingerprint_of(job)
+    if fingerprint is not None and fingerprint == job.previous_fingerprint:
+        return PageAnalysis(fingerprint=fingerprint, unchanged=True)
+    return None
 
 
 def compare_texts(old_text: str, new_text: str) -> dict:

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Boolean, String, bindparam, case, func, update
 from sqlmodel import Session, col, select
 
-from .analysis import PageAnalysis, PageJob, analyze_page
+from .analysis import PageAnalysis, PageJob, analyze_page, quick_unchanged
 from .config import Config
 from .fetch import Fetcher, FetchResult, FetchSettings
 from .history import latest_version, latest_versions_query, record_version
@@ -125,7 +125,8 @@ class Checker:
             await fetcher.__aenter__()
         previous = self._load_previous([t.id for t in targets])
         outcomes: list[CheckOutcome] = []
-        queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
+        # Bounded, so fetching waits for the writer instead of piling pages up in memory.
+        queue: asyncio.Queue[_Pending | None] = asyncio.Queue(maxsize=2 * _WRITE_BATCH)
         # Bounded in-flight work: pages are analyzed and dropped, never all held at once.
         gate = asyncio.Semaphore(max(2, self.config.fetch.concurrency * 2))
 
@@ -187,8 +188,11 @@ class Checker:
         if self.executor is None:
             analysis = analyze_page(job)
         else:
-            loop = asyncio.get_running_loop()
-            analysis = await loop.run_in_executor(self.executor, analyze_page, job)
+            # An unchanged page is settled here: shipping its body to a worker costs more.
+            analysis = quick_unchanged(job)
+            if analysis is None:
+                loop = asyncio.get_running_loop()
+                analysis = await loop.run_in_executor(self.executor, analyze_page, job)
         return _Pending(spec, result, analysis, previous)
 
     def _record_batch(self, batch: list[_Pending]) -> list[CheckOutcome]:
@@ -372,7 +376,7 @@ class Checker:
         session.flush()
         version = record_version(session, self.store.blobs, snapshot, analysis.text_sha,
                                  analysis.words, analysis.size, analysis.effective_date,
-                                 NORMALIZER_VERSION, comparison)
+                                 NORMALIZER_VERSION, comparison, append=True)
         state.last_fingerprint = analysis.fingerprint
         if version is None:  # cannot happen for a live capture newer than all versions
             return self._success(session, spec, state, result, UNCHANGED, now)

@@ -102,7 +102,7 @@ def _severity(comparison: dict) -> str:
 def record_version(session: Session, blobs: BlobStore, snapshot: Snapshot, text_sha: str,
                    words: int, size: int, effective_date: str | None, normalizer_version: int,
                    comparison: dict | None = None, compare=None,
-                   alerts: bool = True) -> Version | None:
+                   alerts: bool = True, append: bool = False) -> Version | None:
     """Insert a version for ``snapshot`` at its capture time; None when the text is a repeat.
 
     ``comparison`` is the precomputed comparison against the version just before (the live
@@ -115,7 +115,7 @@ def record_version(session: Session, blobs: BlobStore, snapshot: Snapshot, text_
         if snapshot.captured_at > before.last_seen_at:
             before.last_seen_at = snapshot.captured_at
         return None
-    after = next_version(session, snapshot.target_id, snapshot.captured_at)
+    after = None if append else next_version(session, snapshot.target_id, snapshot.captured_at)
     if after is not None and after.text_sha256 == text_sha:
         # An earlier capture of the text the next version has: that version starts earlier.
         after.snapshot_id, after.captured_at, after.source = (
