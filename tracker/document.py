@@ -66,10 +66,14 @@ class Block:
     text: str
     section: tuple[str, ...] = ()
     level: int = 0  # heading level (1-6) for headings, nesting depth for items
+    _key: str | None = field(default=None, init=False, compare=False, repr=False)
 
     @property
     def key(self) -> str:
-        return comparison_key(self.text)
+        """The comparison key, computed on first use (alignment asks for it many times)."""
+        if self._key is None:
+            object.__setattr__(self, "_key", comparison_key(self.text))
+        return self._key  # type: ignore[return-value]
 
     @property
     def section_title(self) -> str:
