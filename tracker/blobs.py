@@ -11,12 +11,16 @@ Durability against power loss needs the bytes on disk before a database row poin
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
-import tempfile
+import threading
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+
+#: zlib level 3 compresses policy HTML nearly as well as 6 (the default) at half the cost.
+COMPRESSION_LEVEL = 3
 
 
 class BlobError(Exception):
@@ -34,6 +38,7 @@ class BlobStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._root = str(root)
 
     def path(self, digest: str) -> Path:
         return self.root / digest[:2] / digest[2:4] / (digest + self.SUFFIX)
@@ -42,27 +47,44 @@ class BlobStore:
         return self.path(digest).exists()
 
     def put(self, data: bytes, sync: bool = True) -> str:
-        """Store ``data`` (idempotent) and return its sha256."""
+        """Store ``data`` (idempotent) and return its sha256.
+
+        Plain ``os`` calls on strings: this runs twice per new page, and pathlib and mkstemp
+        cost more than compressing the page.
+        """
         digest = sha256_hex(data)
-        target = self.path(digest)
-        if target.exists():
+        target = self._location(digest)
+        if os.path.exists(target):
             # Refresh its age: `verify --repair` only deletes orphans that have been idle a while,
             # and this blob is about to be referenced again.
             os.utime(target)
             return digest
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=self.SUFFIX)
+        folder = os.path.dirname(target)
+        temporary = f"{folder}/.tmp-{digest[:16]}-{os.getpid()}-{threading.get_ident()}"
+        compressed = zlib.compress(data, COMPRESSION_LEVEL)
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(zlib.compress(data, 6))
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        except FileNotFoundError:
+            os.makedirs(folder, exist_ok=True)
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            try:
+                view = memoryview(compressed)
+                while view:
+                    view = view[os.write(fd, view):]
                 if sync:
-                    handle.flush()
-                    os.fsync(handle.fileno())
-            os.replace(tmp, target)
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(temporary, target)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
             raise
         return digest
+
+    def _location(self, digest: str) -> str:
+        return f"{self._root}/{digest[:2]}/{digest[2:4]}/{digest}{self.SUFFIX}"
 
     def put_text(self, text: str) -> str:
         return self.put(text.encode("utf-8"))

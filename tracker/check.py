@@ -156,7 +156,9 @@ class Checker:
                         queue.put_nowait(None)
                         break
                     batch.append(extra)
-                for outcome in self._record_batch(batch):
+                # In a thread: the disk flush and the transaction must not stall fetching, and
+                # pages that arrive meanwhile make the next batch bigger.
+                for outcome in await asyncio.to_thread(self._record_batch, batch):
                     _report(outcome)
 
         writing = asyncio.create_task(writer())
@@ -457,10 +459,11 @@ def _ignore_interrupts() -> None:
 
 def run_checks(config: Config, store: Store, targets: list[TargetSpec],
                on_done: Callable[[CheckOutcome], None] | None = None) -> list[CheckOutcome]:
-    """Synchronous entry point for the CLI."""
-    executor = make_executor(config, len(targets))
-    try:
-        return asyncio.run(Checker(config, store, executor).check_many(targets, on_done))
-    finally:
-        if executor is not None:
-            executor.shutdown(cancel_futures=True)
+    """Synchronous entry point for the CLI: one process, or one per core for big runs."""
+    from .shards import run_sharded, shard_count
+
+    shards = shard_count(config, len(targets))
+    if shards > 1:
+        store.engine.dispose()  # forked shards open their own connections
+        return run_sharded(config, targets, shards, on_done)
+    return asyncio.run(Checker(config, store).check_many(targets, on_done))

@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from ..config import Config
-from ..models import Alert, Target
+from ..models import Alert, Change, Target, Version
 from ..store import Store
 from .compose import build_message
 from .mailer import Mailer, MailError
@@ -167,7 +167,7 @@ def send_due(store: Store, config: Config, *, now: Callable[[], datetime] = now_
                 mark_retry(store, alert, error, now(), email.retry_max_interval)
                 summary.retrying.append((alert.id, error))
                 continue
-            message = _message(config, alert, recipients)
+            message = _message(config, ensure_body(store, alert), recipients)
             try:
                 if mailer is None:
                     mailer = factory()
@@ -192,6 +192,32 @@ def send_due(store: Store, config: Config, *, now: Callable[[], datetime] = now_
             with suppress(Exception):
                 mailer.close()
     return summary
+
+
+def ensure_body(store: Store, alert: Alert) -> Alert:
+    """Compose (once, and keep) the body of a change alert queued with its subject only."""
+    if alert.body_text or alert.kind != "change" or alert.change_id is None:
+        return alert
+    from .compose import ChangeItem, TargetInfo, compose_change, compose_change_brief
+
+    with store.session() as session:
+        change = session.get(Change, alert.change_id)
+        target = session.get(Target, change.target_id) if change else None
+        old = session.get(Version, change.from_version_id) if change else None
+        new = session.get(Version, change.to_version_id) if change else None
+        if change is None or target is None or old is None or new is None:
+            return alert  # nothing to compose from; the subject goes out alone
+        item = ChangeItem(TargetInfo(target.id or 0, target.name, target.url), change, old, new)
+        try:
+            composed = compose_change(item, store.blobs)
+        except Exception:  # never let rendering lose the alert
+            log.exception("event=compose_failed change=%s", change.id)
+            composed = compose_change_brief(item)
+        row = session.get(Alert, alert.id)
+        if row is not None:
+            row.body_text, row.body_html = composed.text, composed.html
+    alert.body_text, alert.body_html = composed.text, composed.html
+    return alert
 
 
 def _recipients(store: Store, config: Config, alert: Alert) -> list[str]:

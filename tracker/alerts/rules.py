@@ -15,12 +15,12 @@ then queued with a shorter body built from the stored findings.
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from ..blobs import BlobStore
 from ..check import CheckOutcome
 from ..config import Config
 from ..history import ALERT_DIGEST, ALERT_NONE, ALERT_PENDING
@@ -30,9 +30,8 @@ from .compose import (
     ChangeItem,
     Failure,
     TargetInfo,
+    change_subject,
     compose_broken,
-    compose_change,
-    compose_change_brief,
     compose_recovered,
 )
 from .outbox import CANCELLED, PENDING, queue_alert
@@ -70,10 +69,6 @@ def _recipients(config: Config, spec: TargetSpec) -> list[str]:
     return resolve_recipients(config.email, spec.recipients, spec.tags)
 
 
-def _blobs(config: Config) -> BlobStore:
-    return BlobStore(config.snapshots_dir)
-
-
 # --- changes -------------------------------------------------------------------------------
 
 def _change_alert(session: Session, config: Config, spec: TargetSpec,
@@ -104,15 +99,16 @@ def change_item(session: Session, target: TargetInfo, change: Change) -> ChangeI
 
 def queue_change_alert(session: Session, config: Config, item: ChangeItem,
                        recipients: list[str]) -> Alert | None:
-    try:
-        composed = compose_change(item, _blobs(config))
-    except Exception:  # never let rendering lose the check or the alert
-        log.exception("event=compose_failed change=%s", item.change.id)
-        composed = compose_change_brief(item)
+    """Queue a change alert with its subject; the body is composed when it is first sent.
+
+    Composing means re-reading and re-aligning both versions for the word diff, which costs as
+    much as the check itself; inside a check's transaction it would slow every cycle with
+    many changes. :func:`tracker.alerts.outbox.ensure_body` composes it once, at send time.
+    """
+    subject = change_subject(item.target.name, json.loads(item.change.comparison_json or "{}"))
     return queue_alert(session, kind="change", dedup_key=f"change:{item.change.id}",
-                       subject=composed.subject, text=composed.text, html=composed.html,
-                       recipients=recipients, target_id=item.target.id,
-                       change_id=item.change.id)
+                       subject=subject, text="", html="", recipients=recipients,
+                       target_id=item.target.id, change_id=item.change.id)
 
 
 # --- failures ------------------------------------------------------------------------------
