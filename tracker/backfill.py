@@ -158,7 +158,7 @@ def record_capture(store: Store, spec: TargetSpec, capture: Capture, memento: Me
             current = latest_version(session, spec.id, memento.captured_at)
             if current is None or current.text_sha256 != analysis.compared_to:
                 comparison = None  # another writer moved history; recompute inside
-            version = record_version(session, store.blobs, snapshot, analysis.text_sha,
+            version, _ = record_version(session, store.blobs, snapshot, analysis.text_sha,
                                      analysis.words, analysis.size, analysis.effective_date,
                                      NORMALIZER_VERSION, comparison, alerts=alerts)
         if version is not None and progress is not None:

@@ -376,13 +376,13 @@ class Checker:
         snapshot = _snapshot(spec, result, analysis.raw_sha)
         session.add(snapshot)
         session.flush()
-        version = record_version(session, self.store.blobs, snapshot, analysis.text_sha,
-                                 analysis.words, analysis.size, analysis.effective_date,
-                                 NORMALIZER_VERSION, comparison, append=True)
+        version, change = record_version(
+            session, self.store.blobs, snapshot, analysis.text_sha, analysis.words,
+            analysis.size, analysis.effective_date, NORMALIZER_VERSION, comparison,
+            append=True, latest=latest)
         state.last_fingerprint = analysis.fingerprint
         if version is None:  # cannot happen for a live capture newer than all versions
             return self._success(session, spec, state, result, UNCHANGED, now)
-        change = _change_into(session, version.id)
         state.last_change_at = now
         kind = FIRST_VERSION if latest is None else NEW_VERSION
         session.add(CheckLog(target_id=spec.id, checked_at=now, result=kind,

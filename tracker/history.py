@@ -102,7 +102,8 @@ def _severity(comparison: dict) -> str:
 def record_version(session: Session, blobs: BlobStore, snapshot: Snapshot, text_sha: str,
                    words: int, size: int, effective_date: str | None, normalizer_version: int,
                    comparison: dict | None = None, compare=None,
-                   alerts: bool = True, append: bool = False) -> Version | None:
+                   alerts: bool = True, append: bool = False,
+                   latest: Version | None = None) -> tuple[Version | None, Change | None]:
     """Insert a version for ``snapshot`` at its capture time; None when the text is a repeat.
 
     ``comparison`` is the precomputed comparison against the version just before (the live
@@ -110,17 +111,18 @@ def record_version(session: Session, blobs: BlobStore, snapshot: Snapshot, text_
     pair needed, e.g. when a backfilled capture lands between two existing versions.
     """
     assert snapshot.id is not None
-    before = latest_version(session, snapshot.target_id, snapshot.captured_at)
+    before = latest if append else latest_version(session, snapshot.target_id,
+                                                  snapshot.captured_at)
     if before is not None and before.text_sha256 == text_sha:
         if snapshot.captured_at > before.last_seen_at:
             before.last_seen_at = snapshot.captured_at
-        return None
+        return None, None
     after = None if append else next_version(session, snapshot.target_id, snapshot.captured_at)
     if after is not None and after.text_sha256 == text_sha:
         # An earlier capture of the text the next version has: that version starts earlier.
         after.snapshot_id, after.captured_at, after.source = (
             snapshot.id, snapshot.captured_at, snapshot.source)
-        return None
+        return None, None
     version = Version(
         target_id=snapshot.target_id, snapshot_id=snapshot.id, text_sha256=text_sha,
         normalizer_version=normalizer_version, captured_at=snapshot.captured_at,
@@ -131,14 +133,16 @@ def record_version(session: Session, blobs: BlobStore, snapshot: Snapshot, text_
     session.flush()
     if compare is None:
         from .analysis import compare_texts as compare
+    change = None
     if before is not None:
         if comparison is None:
             comparison = compare(blobs.get_text(before.text_sha256), blobs.get_text(text_sha))
-        make_change(session, snapshot.target_id, before, version, comparison, snapshot.source,
-                    alerts=alerts)
+        change = make_change(session, snapshot.target_id, before, version, comparison,
+                             snapshot.source, alerts=alerts)
+        session.flush()
     if after is not None:
         _relink_after(session, blobs, version, after, compare)
-    return version
+    return version, change
 
 
 def _relink_after(session: Session, blobs: BlobStore, version: Version, after: Version,
