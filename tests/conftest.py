@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.pageserver import PageServer
+from tests.smtp_server import SmtpSink
 
 
 @pytest.fixture
@@ -16,3 +17,13 @@ def page_server() -> Iterator[PageServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives."""
+    sink = SmtpSink().start()
+    try:
+        yield sink
+    finally:
+        sink.stop()

@@ -7,7 +7,6 @@ semantic comparison is beside the point, from rows inserted with a hand-written 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -61,15 +60,6 @@ def make_config(tmp_path: Path, targets: list[dict], email: dict | None = None,
     if email:
         data["email"] = email
     return parse_config(data, tmp_path / "config.toml")
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink().start()
-    try:
-        yield sink
-    finally:
-        sink.stop()
 
 
 def _open(config: Config) -> tuple[Store, list[TargetSpec]]:

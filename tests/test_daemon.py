@@ -199,15 +199,6 @@ def last_result(db: Path, name: str) -> str | None:
     return rows[0][0] if rows else None
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink().start()
-    try:
-        yield sink
-    finally:
-        sink.stop()
-
-
 def test_daemon_checks_alerts_reloads_refuses_a_second_and_stops_cleanly(
         tmp_path: Path, page_server: PageServer, smtp: SmtpSink,
         daemons: Callable[[Path], DaemonProcess]) -> None:

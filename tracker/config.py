@@ -46,8 +46,8 @@ class FetchConfig(_Section):
     retries: Annotated[int, Field(ge=0, le=10)] = 3
     backoff: Annotated[float, Field(ge=0)] = 1.0
     max_retry_after: Annotated[float, Field(ge=0)] = 120.0
-    #: Parse pages in this many worker processes (0 = in the main process; unset = one per
-    #: spare core when a run checks many targets).
+    #: `tracker check` runs of many targets split into this many processes (tracker.shards;
+    #: unset = one per core); the daemon parses in a pool of this size (0 = in-process).
     workers: Annotated[int | None, Field(ge=0, le=64)] = None
 
 
