@@ -3,6 +3,7 @@ verdict with a clear reason, never an exception out of :meth:`Fetcher.fetch`."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import os
 import socket
@@ -17,6 +18,8 @@ import pytest
 
 from tests.hostile_server import (
     HostileServer,
+    RawRequest,
+    Route,
     drip,
     endless,
     gzip_bomb,
@@ -103,6 +106,40 @@ async def test_tls_error_https_to_plain_port(hostile: HostileServer) -> None:
                                     replace(FAST, retries=2))
     assert result.error is not None and result.error.startswith("TLS error from 127.0.0.1:")
     assert result.attempts == 1 and not verdict.ok
+
+
+def closes_after(delay: float) -> Route:
+    """A complete keep-alive response, then the server drops the connection after ``delay``."""
+
+    async def route(request: RawRequest, writer: asyncio.StreamWriter) -> bool:
+        await respond(200, {"Content-Type": "text/html"}, POLICY.encode())(request, writer)
+        await asyncio.sleep(delay)
+        return False
+
+    return route
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("delay", [0.0, 0.3])
+async def test_dropped_keepalive_connection_is_replaced(hostile: HostileServer,
+                                                        delay: float) -> None:
+    # 0.0: dropped while idle; 0.3: dropped while our next request is already on the wire.
+    path = f"/drops-after-{delay}"
+    hostile.routes[path] = closes_after(delay)
+    before = hostile.connections
+    async with Fetcher(FAST) as fetcher:  # retries=0: a lost reused connection must not count
+        results = [await fetcher.fetch(hostile.url(path)) for _ in range(3)]
+    assert [(r.ok, r.error, r.attempts) for r in results] == [(True, None, 1)] * 3
+    assert hostile.connections - before == 3
+
+
+@pytest.mark.anyio
+async def test_unsupported_content_encoding_is_an_error(hostile: HostileServer) -> None:
+    hostile.routes["/brotli"] = respond(200, {"Content-Type": "text/html",
+                                              "Content-Encoding": "br"}, b"\x1b\x00\x00")
+    result, verdict = await capture(hostile.url("/brotli"))
+    assert result.error == "undecodable body: unsupported Content-Encoding 'br'"
+    assert result.status == 200 and result.body == b"" and not verdict.ok
 
 
 @pytest.mark.anyio
