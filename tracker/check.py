@@ -99,6 +99,14 @@ class _Pending:
         return (self.previous.version_id is not None and self.previous.failures == 0
                 and (self.analysis is None or self.analysis.unchanged))
 
+    @property
+    def plain_new_text(self) -> bool:
+        """A new text and nothing to recover from: bulk inserts suffice."""
+        analysis = self.analysis
+        return (analysis is not None and analysis.ok and not analysis.unchanged
+                and analysis.text_sha is not None and analysis.raw_sha is not None
+                and self.previous.failures == 0)
+
 
 class Checker:
     """Checks targets against one store with one fetcher (and optionally a process pool)."""
@@ -198,14 +206,24 @@ class Checker:
         return _Pending(spec, result, analysis, previous)
 
     def _record_batch(self, batch: list[_Pending]) -> list[CheckOutcome]:
-        """Record outcomes in one transaction; on any error, fall back to one per target."""
+        """Record outcomes in one transaction; on any error, fall back to one per target.
+
+        The common cases take multi-row statements: unchanged pages a bulk UPDATE, new texts
+        :mod:`tracker.record_bulk`. Everything else (failures, recoveries, races) goes through
+        the ORM one target at a time.
+        """
         if any(p.analysis is not None and p.analysis.raw_sha for p in batch):
             self.store.blobs.sync()  # blob bytes reach the disk before rows point at them
         try:
             with self.store.session() as session:
+                outcomes: dict[int, CheckOutcome] = {}
                 quick = [p for p in batch if p.plain_unchanged]
-                outcomes = {id(p): o for p, o in zip(quick, self._record_unchanged(session, quick),
-                                                     strict=True)}
+                for p, outcome in zip(quick, self._record_unchanged(session, quick), strict=True):
+                    outcomes[id(p)] = outcome
+                fresh = [p for p in batch if p.plain_new_text]
+                for p, outcome in zip(fresh, self._record_new_texts(session, fresh), strict=True):
+                    if outcome is not None:
+                        outcomes[id(p)] = outcome
                 return [outcomes.get(id(p)) or self._record(session, p.spec, p.result, p.analysis)
                         for p in batch]
         except Exception:
@@ -213,6 +231,20 @@ class Checker:
                 raise
             log.warning("batched write failed; recording %d outcomes one by one", len(batch))
             return [self._record_batch([pending])[0] for pending in batch]
+
+    def _record_new_texts(self, session: Session,
+                          batch: list[_Pending]) -> list[CheckOutcome | None]:
+        if not batch:
+            return []
+        from .record_bulk import NewText, record_new_texts
+
+        pages = [NewText(p.spec, p.result, p.analysis) for p in batch if p.analysis]
+        recorded = record_new_texts(session.connection(), self.config, pages,
+                                    datetime.now(UTC))
+        return [None if r is None else CheckOutcome(
+                    p.spec.name, p.spec.id, r.kind, version_id=r.version_id,
+                    change_id=r.change_id, material=r.material, summary=r.summary)
+                for p, r in zip(pages, recorded, strict=True)]
 
     async def _check_archive(self, spec: TargetSpec) -> CheckOutcome:
         """A target tracked through the Wayback Machine: record its newest capture if new."""

@@ -75,19 +75,30 @@ def make_change(session: Session, target_id: int, old: Version, new: Version,
                 comparison: dict, source: str, alert_state: str | None = None,
                 alerts: bool = True) -> Change:
     """Store the change between two consecutive versions (replacing a stale one)."""
-    from .compare.semantic import Comparison
-
-    summary = Comparison.from_json_dict(comparison).summary()
-    change = Change(
-        target_id=target_id, from_version_id=old.id, to_version_id=new.id,
-        material=bool(comparison.get("material")), noise_only=bool(comparison.get("noise_only")),
-        suspect=bool(comparison.get("suspect")), severity=_severity(comparison),
-        categories_json=json.dumps(comparison.get("categories", [])), summary=summary,
-        comparison_json=json.dumps(comparison), source=source,
-        alert_state=alert_state or alert_state_for(comparison, alerts),
-    )
+    assert old.id is not None and new.id is not None
+    change = Change(**change_values(target_id, old.id, new.id, comparison, source,
+                                    alert_state or alert_state_for(comparison, alerts)))
     session.add(change)
     return change
+
+
+def change_values(target_id: int, from_version_id: int, to_version_id: int, comparison: dict,
+                  source: str, alert_state: str, created_at: datetime | None = None) -> dict:
+    """The column values of a change row (shared by the ORM path and bulk inserts)."""
+    from .compare.semantic import Comparison
+
+    values = {
+        "target_id": target_id, "from_version_id": from_version_id,
+        "to_version_id": to_version_id, "material": bool(comparison.get("material")),
+        "noise_only": bool(comparison.get("noise_only")),
+        "suspect": bool(comparison.get("suspect")), "severity": _severity(comparison),
+        "categories_json": json.dumps(comparison.get("categories", [])),
+        "summary": Comparison.from_json_dict(comparison).summary(),
+        "comparison_json": json.dumps(comparison), "source": source, "alert_state": alert_state,
+    }
+    if created_at is not None:
+        values["created_at"] = created_at
+    return values
 
 
 _SEVERITY_ORDER = ["info", "low", "medium", "high"]

@@ -12,6 +12,7 @@ path. BeautifulSoup's ``UnicodeDammit`` still decides the charset (see :mod:`tra
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -156,30 +157,39 @@ def _is_furniture(element: _Element) -> bool:
     tag = element.tag
     if tag in _DROP_TAGS:
         return True
-    attrib = element.attrib
-    if "hidden" in attrib or attrib.get("aria-hidden") == "true":
+    if not element.keys():  # most elements carry no attributes: one C call settles them
+        return False
+    get = element.get
+    if get("hidden") is not None or get("aria-hidden") == "true":
         return True
-    style = attrib.get("style")
+    style = get("style")
     if style and _HIDDEN_STYLE.search(style):
         return True
-    role = attrib.get("role")
+    role = get("role")
     if role and role.lower() in _CHROME_ROLES:
         return True
-    names = attrib.get("class", "") + " " + attrib.get("id", "")
+    names = (get("class") or "") + " " + (get("id") or "")
     if names.strip() and _FURNITURE.search(names):
         return len(_text(element)) <= _BANNER_MAX_CHARS
     return False
 
 
 def _strip_chrome(root: _Element) -> None:
-    """Drop furniture everywhere, and headers/footers that are not inside the content."""
+    """Drop furniture everywhere, and headers/footers that are not inside the content.
+
+    A walk that does not descend into what it drops: the subtree of a menu or a banner is
+    never looked at (every decision is taken on the untouched tree, before any drop).
+    """
     doomed = []
-    for element in root.iter():
-        if not isinstance(element.tag, str):
-            doomed.append(element)  # comments, processing instructions, entities
-            continue
-        if _is_furniture(element) or element.tag in _CHROME_TAGS and not _inside_content(element):
-            doomed.append(element)
+    stack = [root]
+    while stack:
+        for element in stack.pop():
+            tag = element.tag
+            if not isinstance(tag, str) or _is_furniture(element) or (
+                    tag in _CHROME_TAGS and not _inside_content(element)):
+                doomed.append(element)  # comments, PIs and entities go too
+            else:
+                stack.append(element)
     for element in doomed:
         _drop(element)
 
@@ -192,10 +202,13 @@ def _inside_content(element: _Element) -> bool:
     return False
 
 
+_ROLE_MAIN = lxml.etree.XPath("//*[@role='main']")  # compiled once: root.xpath() recompiles
+
+
 def _main_content(root: _Element) -> _Element:
     """The element that holds the page's text: <main>/<article>/role=main, else the densest."""
     candidates = [el for el in root.iter("main", "article") if isinstance(el.tag, str)]
-    candidates += root.xpath("//*[@role='main']")
+    candidates += _ROLE_MAIN(root)
     body = root.find("body")
     if body is None:
         body = root
@@ -218,7 +231,13 @@ def _main_content(root: _Element) -> _Element:
 
 def _text_length(element: _Element) -> int:
     """Characters of text (a cheap, C-speed stand-in for words when comparing candidates)."""
-    return len(_text(element))
+    return len(_TEXT_OF(element))
+
+
+#: The element's text as one string, serialized by libxml2 (several times faster than
+#: joining itertext() in Python; comments are gone by the time this runs).
+_TEXT_OF = functools.partial(lxml.etree.tostring, method="text", encoding="unicode",
+                             with_tail=False)
 
 
 class _BlockBuilder:
@@ -228,25 +247,26 @@ class _BlockBuilder:
         self.blocks: list[Block] = []
         self._path: list[tuple[int, str]] = []
         self._pending: list[str] = []
-
-    @property
-    def section(self) -> tuple[str, ...]:
-        return tuple(title for _, title in self._path)
+        self.section: tuple[str, ...] = ()  # titles of self._path, kept in step with it
 
     def flush(self) -> None:
         if self._pending:
-            self._emit(PARAGRAPH, "".join(self._pending))
+            raw = "".join(self._pending)
             self._pending = []
+            if raw and not raw.isspace():  # whitespace between blocks: nothing to emit
+                self._emit(PARAGRAPH, raw)
 
     def _emit(self, kind: str, raw: str, level: int = 0) -> None:
         text = clean_display(raw)
         if not text or _COPYRIGHT.match(text) or _FURNITURE_TEXT.match(text):
             return
         if kind == HEADING:
-            while self._path and self._path[-1][0] >= level:
-                self._path.pop()
-            self.blocks.append(Block(HEADING, text, self.section, level))
-            self._path.append((level, text))
+            path = self._path
+            while path and path[-1][0] >= level:
+                path.pop()
+            self.blocks.append(Block(HEADING, text, tuple(title for _, title in path), level))
+            path.append((level, text))
+            self.section = tuple(title for _, title in path)
         else:
             self.blocks.append(Block(kind, text, self.section, level))
 

@@ -89,6 +89,29 @@ def _change_alert(session: Session, config: Config, spec: TargetSpec,
     return alert
 
 
+def settled_alert_state(config: Config, alert_state: str) -> str:
+    """A new change's alert state once these rules ran (for bulk recording).
+
+    Mirrors :func:`_change_alert`: a material change gets its alert queued, a digest change
+    is dropped when the digest is off, anything else stays as it is.
+    """
+    if alert_state == ALERT_DIGEST and config.daemon.digest == "off":
+        return ALERT_NONE
+    if alert_state == ALERT_PENDING:
+        return ALERT_QUEUED
+    return alert_state
+
+
+def change_alert_values(config: Config, spec: TargetSpec, change_id: int, comparison: dict,
+                        now: datetime) -> dict:
+    """The outbox row :func:`queue_change_alert` would add for a brand-new change."""
+    return {"kind": "change", "dedup_key": f"change:{change_id}", "target_id": spec.id,
+            "change_id": change_id, "subject": change_subject(spec.name, comparison),
+            "recipients_json": json.dumps(list(_recipients(config, spec))), "body_text": "",
+            "body_html": "", "status": PENDING, "attempts": 0, "next_attempt_at": now,
+            "last_error": None, "created_at": now, "sent_at": None}
+
+
 def change_item(session: Session, target: TargetInfo, change: Change) -> ChangeItem | None:
     old = session.get(Version, change.from_version_id)
     new = session.get(Version, change.to_version_id)
