@@ -260,8 +260,9 @@ def _short(frame: str) -> str:
 # Phases of a check, by the innermost frame of a sample's stack that contains a key.
 _PHASES = (
     ("imports / startup", ("_find_and_load", "_call_with_frames_removed")),
-    ("analyze: fingerprint", ("page_fingerprint (",)),
-    ("analyze: normalize HTML", ("document_from_body (", "normalize_html (")),
+    ("analyze: fingerprint", ("content_fingerprint (",)),
+    ("analyze: normalize HTML", ("document_from_body (", "normalize_html (", "prune_html (",
+                                 "document_from_pruned (")),
     ("analyze: quality gate", ("assess (",)),
     ("analyze: blob store (zlib, fsync, os.sync)", ("BlobStore.",)),
     ("analyze: semantic compare", ("compare_texts (",)),

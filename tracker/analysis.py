@@ -13,11 +13,18 @@ from pathlib import Path
 
 from .blobs import BlobStore, sha256_hex
 from .charset import decode_html
-from .compare.semantic import compare_documents, extract_effective_date
 from .document import Document
 from .fetch import FetchResult
-from .fingerprint import page_fingerprint
-from .normalize import NORMALIZER_VERSION, normalize_html, parse_markdown, parse_plain_text
+from .fingerprint import content_fingerprint
+from .normalize import (
+    NORMALIZER_VERSION,
+    PrunedPage,
+    document_from_pruned,
+    normalize_html,
+    parse_markdown,
+    parse_plain_text,
+    prune_html,
+)
 from .quality import assess
 
 HTML_TYPES = {"text/html", "application/xhtml+xml", ""}
@@ -70,17 +77,22 @@ def analyze_page(job: PageJob) -> PageAnalysis:
         verdict = assess(result, None, job.previous_words)
         return PageAnalysis(ok=False, reason=verdict.reason or result.error or "fetch failed",
                             raw_sha=_store_raw(job))
-    fingerprint = fingerprint_of(job)
+    pruned, fingerprint = _pruned_and_fingerprint(job)
     if fingerprint is not None and fingerprint == job.previous_fingerprint:
         return PageAnalysis(fingerprint=fingerprint, unchanged=True)
     document = None
-    if result.content_type in HTML_TYPES | MARKDOWN_TYPES | {"text/plain"}:
-        document = document_from_body(result.body, result.content_type, result.charset,
-                                      job.select, job.remove)
+    if pruned is not None:
+        document = document_from_pruned(pruned, list(job.select))
+    elif result.content_type in MARKDOWN_TYPES | {"text/plain"}:
+        document = document_from_body(result.body, result.content_type, result.charset)
     verdict = assess(result, document, job.previous_words)
     if not verdict.ok or document is None:
         return PageAnalysis(ok=False, reason=verdict.reason or "unusable page",
                             raw_sha=_store_raw(job))
+    # Imported here: the semantic engine costs ~60 ms to load, and a cycle in which nothing
+    # changed never needs it.
+    from .compare.semantic import compare_documents, extract_effective_date
+
     text = document.to_text()
     encoded = text.encode("utf-8")
     text_sha = sha256_hex(encoded)
@@ -102,20 +114,21 @@ def analyze_page(job: PageJob) -> PageAnalysis:
                         compared_to=job.previous_text_sha if comparison else None)
 
 
-def fingerprint_of(job: PageJob) -> str | None:
-    """The page's :mod:`tracker.fingerprint` (None for non-HTML or unsound selectors)."""
+def _pruned_and_fingerprint(job: PageJob) -> tuple[PrunedPage | None, str | None]:
+    """An HTML page pruned of its chrome, and its :mod:`tracker.fingerprint` (else None)."""
     result = job.result
     if result.content_type not in HTML_TYPES:
-        return None
-    context = f"{NORMALIZER_VERSION}|{result.charset}|{result.content_type}"
-    return page_fingerprint(result.body, job.select + job.remove, context)
+        return None, None
+    pruned = prune_html(decode_html(result.body, result.charset), list(job.remove))
+    context = f"{NORMALIZER_VERSION}|{'|'.join(job.remove)}"
+    return pruned, content_fingerprint(pruned, job.select, context)
 
 
 def quick_unchanged(job: PageJob) -> PageAnalysis | None:
     """The cheap test run before shipping a page to a worker: same fingerprint, same text."""
     if job.previous_fingerprint is None or not job.result.ok:
         return None
-    fingerprint = fingerprint_of(job)
+    _, fingerprint = _pruned_and_fingerprint(job)
     if fingerprint is not None and fingerprint == job.previous_fingerprint:
         return PageAnalysis(fingerprint=fingerprint, unchanged=True)
     return None
@@ -123,6 +136,8 @@ def quick_unchanged(job: PageJob) -> PageAnalysis | None:
 
 def compare_texts(old_text: str, new_text: str) -> dict:
     """Semantic comparison of two stored normalized texts, as the JSON contract's dict."""
+    from .compare.semantic import compare_documents
+
     old, new = Document.from_text(old_text), Document.from_text(new_text)
     return compare_documents(old, new).to_json_dict()
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import codecs
 
-from bs4 import UnicodeDammit
-
 
 def decode_html(data: bytes, declared: str | None) -> str:
     """Decode an HTML body to text, never raising; undecodable bytes become U+FFFD."""
@@ -29,6 +27,8 @@ def decode_html(data: bytes, declared: str | None) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    from bs4 import UnicodeDammit  # imported here: bs4 costs ~60 ms, rarely needed
+
     dammit = UnicodeDammit(data, known_definite_encodings=[], is_html=True)
     if dammit.unicode_markup is not None:
         return dammit.unicode_markup

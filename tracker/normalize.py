@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import lxml.etree
 from cssselect import SelectorError
 from lxml.cssselect import CSSSelector
-from markdown_it import MarkdownIt
 
 from .document import HEADING, ITEM, PARAGRAPH, ROW, Block, Document, clean_display
+
+_Element = lxml.etree._Element
 
 #: Bump when normalization output changes; `tracker renormalize` re-derives versions with it.
 NORMALIZER_VERSION = 1
@@ -77,16 +79,41 @@ _BANNER_MAX_CHARS = 1500
 def normalize_html(html: str | bytes, select: list[str] | None = None,
                    remove: list[str] | None = None) -> Document:
     """Normalize an HTML page to a document; ``select``/``remove`` are CSS selectors."""
+    return document_from_pruned(prune_html(html, remove), select)
+
+
+@dataclass
+class PrunedPage:
+    """A parsed page with its furniture gone: what the block walker reads, nothing else.
+
+    Normalizing is split here so a check can fingerprint the pruned tree
+    (:mod:`tracker.fingerprint`) and stop before the walk when the page did not change.
+    """
+
+    root: _Element | None
+    title: str
+
+
+def prune_html(html: str | bytes, remove: list[str] | None = None) -> PrunedPage:
+    """Parse, apply ``remove`` selectors and drop the page's chrome."""
     if isinstance(html, bytes):
         html = html.decode("utf-8", errors="replace")
     root = _parse_html(html)
     if root is None or not isinstance(root.tag, str):
-        return Document()
+        return PrunedPage(None, "")
     title = clean_display(root.findtext(".//title") or "")
     for selector in remove or ():
         for element in _css(selector)(root):
             _drop(element)
     _strip_chrome(root)
+    return PrunedPage(root, title)
+
+
+def document_from_pruned(page: PrunedPage, select: list[str] | None = None) -> Document:
+    """The blocks of a pruned page: its ``select`` containers, else its main content."""
+    root = page.root
+    if root is None:
+        return Document()
     if select:
         containers = [el for sel in select for el in _css(sel)(root)]
     else:
@@ -95,10 +122,8 @@ def normalize_html(html: str | bytes, select: list[str] | None = None,
     for container in containers:
         builder.walk(container)
     builder.flush()
-    return Document(builder.blocks, title)
+    return Document(builder.blocks, page.title)
 
-
-_Element = lxml.etree._Element
 
 
 def _parse_html(html: str) -> _Element | None:
@@ -378,13 +403,19 @@ def _inline_text(element: _Element) -> str:
 
 # --- Markdown and plain text -------------------------------------------------------------
 
-_MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable("table").enable("strikethrough")
+@functools.cache
+def _markdown_parser():  # type: ignore[no-untyped-def]
+    """Built on first use: markdown-it costs ~25 ms to import, and HTML pages never need it."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": True}).enable("table").enable("strikethrough")
+
 _HTML_TAG = re.compile(r"<[^>]+>")
 
 
 def parse_markdown(text: str) -> Document:
     """Parse Markdown (as Open Terms Archive extracts it) into the same block model."""
-    tokens = _MARKDOWN.parse(text)
+    tokens = _markdown_parser().parse(text)
     blocks: list[Block] = []
     path: list[tuple[int, str]] = []
     list_depth = 0

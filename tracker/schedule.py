@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from apscheduler.triggers.cron import CronTrigger
+# apscheduler costs ~40 ms to import: loaded only when a cron schedule is actually used.
+if TYPE_CHECKING:
+    from apscheduler.triggers.cron import CronTrigger
 
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)\s*$", re.IGNORECASE)
 _UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -51,6 +54,8 @@ def standard_weekdays(field: str) -> str:
 
 def cron_trigger(expression: str, timezone: str = "UTC") -> CronTrigger:
     """An APScheduler trigger for a standard five-field cron line."""
+    from apscheduler.triggers.cron import CronTrigger
+
     minute, hour, day, month, weekday = expression.split()
     return CronTrigger(minute=minute, hour=hour, day=day, month=month,
                        day_of_week=standard_weekdays(weekday), timezone=timezone)

@@ -1,0 +1,104 @@
+"""The content fingerprint: equal fingerprints must mean equal normalized text.
+
+A check that finds the fingerprint unchanged records nothing, so a fingerprint that stayed the
+same while the normalized text changed would lose a version. These tests pin down both
+directions: rotating chrome never changes it, and every kind of content edit does.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from tests.test_normalize import page
+from tracker.fingerprint import content_fingerprint
+from tracker.normalize import document_from_pruned, normalize_html, prune_html
+
+
+def fingerprint(html: str, select: tuple[str, ...] = ()) -> str | None:
+    return content_fingerprint(prune_html(html), select, "ctx")
+
+
+def test_rotating_chrome_keeps_the_fingerprint() -> None:
+    # Session tokens in scripts and links, a consent banner showing a visitor id, a promo:
+    # all dropped by pruning, so none of them counts.
+    first = fingerprint(page("tok1", 2024, "50% off"))
+    assert first is not None
+    assert fingerprint(page("zzz999", 2024, "free shipping")) == first
+
+
+def test_a_miss_is_only_a_slower_path() -> None:
+    # The walker drops copyright lines as it emits blocks, after the fingerprint is taken: a
+    # new year misses the fingerprint, and the check then finds the same text the slow way.
+    old, new = page(year=2024), page(year=2025)
+    assert fingerprint(old) != fingerprint(new)
+    assert normalize_html(old).to_text() == normalize_html(new).to_text()
+
+
+EDITS = {
+    "text": ("Usage data", "Usage details"),
+    "heading level": ("<h2>Retention</h2>", "<h3>Retention</h3>"),
+    "block split": ("We collect your", "We collect</p><p>your"),
+    "inline to block": ("<time>May 24, 2018</time>", "<div>May 24, 2018</div>"),
+    "nesting": ("<li>IP address</li></ul></li></ul>", "</ul></li><li>IP address</li></ul>"),
+    "table cell": ("<td>12 months</td>", "<td>18 months</td>"),
+    "title": ("<title>Privacy | Example</title>", "<title>Privacy | Other</title>"),
+    "whitespace only": ("and   name.", "and name."),
+}
+
+
+@pytest.mark.parametrize("edit", EDITS, ids=list(EDITS))
+def test_content_edits_change_the_fingerprint(edit: str) -> None:
+    before, after = EDITS[edit]
+    original = page()
+    assert before in original
+    assert fingerprint(original.replace(before, after)) != fingerprint(original)
+
+
+def test_nesting_is_part_of_the_fingerprint() -> None:
+    # Same tags, texts and tails in the same order; only the tree's shape differs.
+    inside = "<main><div><p>Logs are kept for a year.</p></div></main>"
+    after = "<main><div></div><p>Logs are kept for a year.</p></main>"
+    assert fingerprint(inside) != fingerprint(after)
+
+
+def test_role_main_counts() -> None:
+    # Content detection follows role="main", so moving it must change the fingerprint.
+    body = "<div {a}><p>Short teaser text here.</p></div><div {b}><p>{long}</p></div>"
+    text = "We keep server logs for twelve months and then delete them. " * 5
+    role = 'role="main"'
+    one = "<body>" + body.format(a=role, b="", long=text) + "</body>"
+    two = "<body>" + body.format(a="", b=role, long=text) + "</body>"
+    assert fingerprint(one) != fingerprint(two)
+
+
+def test_same_fingerprint_means_same_text_across_many_variants() -> None:
+    # Every combination of chrome changes and content edits: whenever two variants share a
+    # fingerprint, their normalized texts must be identical.
+    variants = []
+    for token, promo, edit in itertools.product(["a1", "b2"], ["sale", "gift"],
+                                                [None, *EDITS]):
+        html = page(token, promo=promo)
+        if edit is not None:
+            html = html.replace(*EDITS[edit])
+        variants.append(html)
+    seen: dict[str, str] = {}
+    for html in variants:
+        key = fingerprint(html)
+        assert key is not None
+        text = normalize_html(html).to_text()
+        assert seen.setdefault(key, text) == text
+    assert len(seen) == len(EDITS) + 1  # chrome never split a variant, every edit did
+
+
+def test_attribute_selectors_opt_out() -> None:
+    assert fingerprint(page(), select=("main",)) is not None
+    assert fingerprint(page(), select=("a[href*=policy]",)) is None
+
+
+def test_select_and_document_from_the_same_pruned_tree() -> None:
+    pruned = prune_html(page(), ["table"])
+    assert "12 months" not in document_from_pruned(pruned).to_text()
+    assert document_from_pruned(pruned, ["main"]).to_text() == \
+        normalize_html(page(), ["main"], ["table"]).to_text()
