@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 from ..document import HEADING, ROW, Block, Document
@@ -146,11 +146,8 @@ class Sentence:
     section: tuple[str, ...]
     kind: str
     block: int
-    tokens: list[str] = field(default_factory=list)
-
-    @property
-    def key(self) -> str:
-        return "".join(self.tokens)
+    tokens: tuple[str, ...] = ()
+    key: str = ""  # the tokens joined: equal keys mean the same words (computed once)
 
     @property
     def names(self) -> frozenset[str]:
@@ -185,11 +182,12 @@ def sentences_of(doc: Document) -> list[Sentence]:
     """All sentences of a document in order; headings and table rows stay whole."""
     out: list[Sentence] = []
     for number, block in enumerate(doc.blocks):
-        for text in _block_sentences(block):
-            tokens = tokens_of(text)
-            if not tokens:
-                continue
-            out.append(Sentence(len(out), text, block.section, block.kind, number, tokens))
+        section, kind = block.section, block.kind
+        for text in _sentences_of_block(kind, block.text):
+            tokens = _tokens(text)
+            if tokens:
+                out.append(Sentence(len(out), text, section, kind, number, tokens,
+                                    "".join(tokens)))
     return out
 
 
