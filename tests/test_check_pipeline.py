@@ -203,3 +203,47 @@ def test_unreachable_host_is_a_failure_not_a_crash(tmp_path) -> None:
     outcomes = run_checks(config, store, specs)
     assert [o.result for o in outcomes] == ["failed"]
     assert outcomes[0].detail
+
+
+def test_large_cycle_runs_in_shards_and_records_everything_once(tmp_path, page_server) -> None:
+    # 90 targets with [fetch] workers = 2: this process checks one shard, a forked one the
+    # other, both writing to the same database.
+    paths = [f"/p{i}" for i in range(90)]
+    for i, path in enumerate(paths):
+        page_server.html(path, policy(token=f"a{i}"))
+    config = parse_config({
+        "fetch": {"per_host_delay": 0, "timeout": 5, "retries": 1, "backoff": 0.01,
+                  "workers": 2, "concurrency": 8, "per_host_concurrency": 8},
+        "targets": [{"name": p.strip("/"), "url": page_server.url(p)} for p in paths],
+    }, tmp_path / "config.toml")
+    store = Store.open(config)
+    with store.session() as session:
+        sync_config_targets(session, config)
+
+    def cycle() -> dict[str, str]:
+        with store.session() as session:
+            specs = enabled_targets(session)
+        seen: list[str] = []
+        outcomes = run_checks(config, store, specs, lambda o: seen.append(o.target))
+        assert sorted(seen) == sorted(o.target for o in outcomes)  # every outcome streamed
+        return {o.target: o.result for o in outcomes}
+
+    from tracker.shards import shard_count
+
+    assert shard_count(config, len(paths)) == 2
+    assert set(cycle().values()) == {"first_version"}
+    for i, path in enumerate(paths):
+        page_server.html(path, policy(token=f"b{i}", banner=f"id-{i}"))
+    assert set(cycle().values()) == {"unchanged"}
+    for i, path in enumerate(paths[:30]):
+        page_server.html(path, policy(retention="24 months", token=f"c{i}"))
+    page_server.html(paths[-1], "<html><body>gone</body></html>", status=500)
+    results = cycle()
+    assert len(results) == 90
+    assert [results[p.strip("/")] for p in paths[:30]] == ["new_version"] * 30
+    assert results["p89"] == "quarantined"
+    with store.session() as session:
+        versions = list(session.exec(select(Version)))
+        changes = list(session.exec(select(Change)))
+    assert len(versions) == 120 and len(changes) == 30
+    assert len({(v.target_id, v.text_sha256) for v in versions}) == 120  # no duplicates

@@ -505,6 +505,5 @@ def run_checks(config: Config, store: Store, targets: list[TargetSpec],
 
     shards = shard_count(config, len(targets))
     if shards > 1:
-        store.engine.dispose()  # forked shards open their own connections
-        return run_sharded(config, targets, shards, on_done)
+        return run_sharded(config, store, targets, shards, on_done)
     return asyncio.run(Checker(config, store).check_many(targets, on_done))

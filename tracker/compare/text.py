@@ -85,7 +85,7 @@ def tokens_of(text: str) -> list[str]:
     return list(_tokens(text))
 
 
-@lru_cache(maxsize=32768)
+@lru_cache(maxsize=4096)
 def _tokens(text: str) -> tuple[str, ...]:
     # Cached: most sentences of two versions are the same text.
     text = strip_furniture_text(fold(text))
@@ -163,7 +163,7 @@ class Sentence:
 _WORD = re.compile(r"(?<![\w@.])([A-Za-z][\w'-]*)")
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=2048)
 def proper_words(text: str) -> frozenset[str]:
     """Words that look like names: capitalized after the first word, or all-caps acronyms."""
     out: set[str] = set()
@@ -195,7 +195,7 @@ def _block_sentences(block: Block) -> tuple[str, ...]:
     return _sentences_of_block(block.kind, block.text)
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=2048)
 def _sentences_of_block(kind: str, text: str) -> tuple[str, ...]:
     if kind != ROW:
         text = _LEADING_NUMBER.sub("", text, count=1)

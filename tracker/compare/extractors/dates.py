@@ -88,7 +88,7 @@ def find_dates(text: str, day_first: bool | None = None) -> list[DateMatch]:
     return list(_find_dates(text, day_first))
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=2048)
 def _find_dates(text: str, day_first: bool | None) -> tuple[DateMatch, ...]:
     has_year = _HAS_YEAR.search(text) is not None
     if not has_year and not _HAS_NUMERIC.search(text):
