@@ -418,3 +418,19 @@ async def test_deeply_nested_html(hostile: HostileServer) -> None:
 def test_moderately_nested_html_keeps_its_text() -> None:
     document = normalize_html(nested_page(200))
     assert "twelve months" in document.to_text()
+
+
+@pytest.mark.anyio
+async def test_proxy_from_the_environment_is_used(hostile: HostileServer,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # The lean HTTP/1.1 path has no proxy support; proxied URLs go through httpx instead.
+    for name in ("HTTP_PROXY", "http_proxy"):  # lowercase wins when both are set
+        monkeypatch.setenv(name, hostile.base_url)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.setenv(name, "skip.invalid")
+    hostile.routes["http://policy.invalid/privacy"] = html(POLICY)
+    result, verdict = await capture("http://policy.invalid/privacy")
+    assert result.ok and verdict.ok and result.body == POLICY.encode()
+    assert hostile.requests[-1].path == "http://policy.invalid/privacy"  # absolute form
+    bypassed = await fetch("http://skip.invalid/privacy")  # NO_PROXY: a direct DNS lookup
+    assert bypassed.error is not None and bypassed.error.startswith("DNS lookup failed")
