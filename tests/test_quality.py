@@ -164,6 +164,16 @@ def test_random_bytes_without_nul_are_undecodable() -> None:
     assert judge(result(noise, charset=None)) == Verdict(False, "binary or undecodable body")
 
 
+@pytest.mark.parametrize("extra", ["", "\u00e9"], ids=["ascii", "non-ascii"])
+def test_control_characters_make_a_page_undecodable(extra: str) -> None:
+    # Plain ASCII bytes (no NUL) that are mostly control characters: both counting paths.
+    rng = random.Random(9)
+    controls = "".join(chr(rng.choice([*range(1, 9), *range(14, 32), 127])) for _ in range(4000))
+    body = f"<html><body><p>{extra}Privacy {controls}</p></body></html>".encode()
+    assert judge(result(body)) == Verdict(False, "binary or undecodable body")
+    assert judge(result(policy_html() + extra)).ok
+
+
 def test_a_few_bad_bytes_are_not_garbage() -> None:
     body = policy_html().encode("utf-8").replace(b"account data", b"account \xff\xfe data", 2)
     assert judge(result(body)).ok
