@@ -155,3 +155,23 @@ async def test_https_with_an_untrusted_certificate_fails_clearly(tls_server,
     assert result.error is not None
     assert result.error.startswith(f"TLS certificate error from localhost:{port}")
     assert result.attempts == 1 and not result.ok
+
+
+@pytest.mark.anyio
+async def test_internationalized_host_is_sent_in_ascii(hostile: HostileServer,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every connection goes to the local server; the host the client asked for is recorded.
+    connected: list[str] = []
+    real_open = asyncio.open_connection
+
+    async def to_local(host: str, port: int, **kwargs):  # type: ignore[no-untyped-def]
+        connected.append(host)
+        return await real_open("127.0.0.1", hostile.port, **kwargs)
+
+    monkeypatch.setattr("tracker.http11.asyncio.open_connection", to_local)
+    hostile.routes["/idn"] = raw_route(head(200, {"Content-Type": "text/html"}, len(PAGE)) + PAGE)
+    async with Fetcher(FAST) as fetcher:
+        result = await fetcher.fetch("http://bücher.example/idn")
+    assert result.ok and result.body == PAGE
+    assert connected == ["xn--bcher-kva.example"]
+    assert hostile.requests[-1].headers["host"] == "xn--bcher-kva.example"

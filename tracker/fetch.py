@@ -358,8 +358,9 @@ class Fetcher:
             return await self._httpx().send(request, stream=True)
         headers = [*self._headers, *conditional.items()]
         trace["connected"] = False
-        return await self._pool.request(target.scheme, target.host, target.port,
-                                        target.raw_path, headers, trace)
+        # raw_host: internationalized names in their ASCII (IDNA) form, for DNS and Host.
+        return await self._pool.request(target.scheme, target.raw_host.decode("ascii"),
+                                        target.port, target.raw_path, headers, trace)
 
     def _proxied(self, target: httpx.URL) -> bool:
         """True when the environment routes this URL through a proxy (HTTP(S)_PROXY)."""
