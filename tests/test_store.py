@@ -48,3 +48,25 @@ def test_bad_database_urls_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="does not exist"):
         Store.open(parse_config({"storage": {"database": "sqlite:///no/such/dir/t.db"}},
                                 tmp_path / "c.toml"))
+
+
+def test_blobs_of_the_legacy_two_level_layout_are_still_found(tmp_path) -> None:
+    import os
+    import zlib
+
+    from tracker.blobs import BlobStore, sha256_hex
+
+    blobs = BlobStore(tmp_path)
+    old = b"<p>written by an earlier version into ab/cd/</p>"
+    digest = sha256_hex(old)
+    legacy = tmp_path / digest[:2] / digest[2:4] / f"{digest}.z"
+    legacy.parent.mkdir(parents=True)
+    legacy.write_bytes(zlib.compress(old))
+    assert blobs.exists(digest) and blobs.get(digest) == old and blobs.path(digest) == legacy
+    assert blobs.put(old) == digest and not (tmp_path / digest[:2] / f"{digest}.z").exists()
+    new = blobs.put(b"<p>written now</p>")
+    assert (tmp_path / new[:2] / f"{new}.z").exists()  # one folder deep
+    assert set(blobs.all_digests()) == {digest, new}
+    blobs.delete(digest)
+    assert not blobs.exists(digest) and not legacy.exists()
+    assert os.listdir(tmp_path / new[:2]) == [f"{new}.z"]
