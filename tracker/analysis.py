@@ -85,7 +85,8 @@ def analyze_page(job: PageJob) -> PageAnalysis:
         document = document_from_pruned(pruned, list(job.select))
     elif result.content_type in MARKDOWN_TYPES | {"text/plain"}:
         document = document_from_body(result.body, result.content_type, result.charset)
-    verdict = assess(result, document, job.previous_words)
+    words = document.word_count() if document is not None else None
+    verdict = assess(result, document, job.previous_words, words)
     if not verdict.ok or document is None:
         return PageAnalysis(ok=False, reason=verdict.reason or "unusable page",
                             raw_sha=_store_raw(job))
@@ -108,7 +109,7 @@ def analyze_page(job: PageJob) -> PageAnalysis:
         old = Document.from_text(blobs.get_text(job.previous_text_sha))
         comparison = compare_documents(old, document).to_json_dict()
     return PageAnalysis(fingerprint=fingerprint, raw_sha=raw_sha, text_sha=text_sha,
-                        words=document.word_count(), size=len(encoded),
+                        words=words or 0, size=len(encoded),
                         effective_date=extract_effective_date(document),
                         comparison=comparison,
                         compared_to=job.previous_text_sha if comparison else None)

@@ -131,11 +131,12 @@ _MARKERS: tuple[_Marker, ...] = (
 
 
 def assess(result: FetchResult, document: Document | None,
-           previous_words: int | None) -> Verdict:
+           previous_words: int | None, words: int | None = None) -> Verdict:
     """Decide whether ``result`` (normalized as ``document``) may become a version.
 
     ``document`` may be None when the body was not (or could not be) normalized; the word
-    count then comes from the raw text. ``previous_words`` is the last good version's count.
+    count then comes from the raw text. ``previous_words`` is the last good version's count;
+    ``words`` is ``document``'s own, when the caller has counted it already.
     """
     if result.error:
         if result.error.startswith("truncated body"):
@@ -145,7 +146,7 @@ def assess(result: FetchResult, document: Document | None,
         return Verdict(False, "not modified (HTTP 304): nothing new to store")
     if result.status is None:
         return Verdict(False, "no HTTP response")
-    page = _Page(result, document)
+    page = _Page(result, document, words)
     if not 200 <= result.status < 300:
         wall = _bot_wall(page) if page.is_text else None
         status = f"HTTP {result.status}"
@@ -179,13 +180,14 @@ def assess(result: FetchResult, document: Document | None,
 class _Page:
     """Lazily derived views of a capture (decoded text, title, word count), each made once."""
 
-    def __init__(self, result: FetchResult, document: Document | None) -> None:
+    def __init__(self, result: FetchResult, document: Document | None,
+                 words: int | None = None) -> None:
         self.result = result
         self.document = document
         self.is_text = not _not_text(result)
         self._html: str | None = None
         self._text: str | None = None
-        self._words: int | None = None
+        self._words = words if document is not None else None
 
     @property
     def html(self) -> str:
