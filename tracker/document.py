@@ -34,6 +34,7 @@ _TRANSLATE = str.maketrans(
 _SPACES = re.compile(r"\s+")
 _INVISIBLE = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F, 0xFFFD,
                             0xAD, 0x200B])
+_ASCII_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # _INVISIBLE within ASCII
 _LIST_MARKER = re.compile(
     r"^(?:\(?\d{1,3}[.)]|\(?[a-z][.)]|\(?[ivx]{1,5}[.)]|[-*\u2022\u25cf\u25aa])\s+", re.IGNORECASE)
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?)])")
@@ -41,6 +42,8 @@ _SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?)])")
 
 def clean_display(text: str) -> str:
     """Collapse whitespace for display; keeps the page's own characters (quotes, dashes)."""
+    if text.isascii() and _ASCII_INVISIBLE.search(text) is None:
+        return " ".join(text.split())  # nothing to delete: skip translate (most texts, 2x faster)
     return " ".join(text.translate(_INVISIBLE).split())
 
 
