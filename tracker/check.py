@@ -14,7 +14,7 @@ import logging
 import os
 import signal
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -490,6 +490,8 @@ def make_executor(config: Config, targets: int) -> Executor | None:
         workers = spare if targets >= _POOL_MIN_TARGETS else 0
     if workers <= 0:
         return None
+    from concurrent.futures import ProcessPoolExecutor
+
     return ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts)
 
 

@@ -11,13 +11,11 @@ import sys
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from .blobs import BlobError
 from .config import Config, ConfigError, TargetConfig, config_path, load_config
@@ -25,6 +23,10 @@ from .normalize import NormalizeError
 from .store import Store, StoreError
 from .targets import TargetError
 from .wayback_errors import WaybackError as WaybackErrors
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+    from rich.table import Table
 
 app = typer.Typer(
     name="tracker",
@@ -38,6 +40,23 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # an error is one line, never wrapped
 
 USER_ERRORS = (ConfigError, StoreError, TargetError, NormalizeError, BlobError)
+
+
+def _table(*columns: str) -> Table:
+    """A rich table (rich.table is imported on first use: `check --quiet` never needs it)."""
+    from rich.table import Table
+
+    return Table(*columns)
+
+
+def _progress(label: str, extra: str | None = None) -> Progress:
+    """A progress bar on stderr, for commands that run long in a terminal."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = [TextColumn(label), BarColumn(), MofNCompleteColumn()]
+    if extra is not None:
+        columns.append(TextColumn(extra))
+    return Progress(*columns, TimeElapsedColumn(), console=err, disable=not err.is_terminal)
 
 
 class Format(StrEnum):
@@ -162,7 +181,7 @@ def list_cmd(ctx: typer.Context,
     if not rows:
         out.print("no targets yet: tracker add NAME URL, or list them in config.toml")
         return
-    table = Table("name", "url", "source", "schedule", "tags")
+    table = _table("name", "url", "source", "schedule", "tags")
     for row in rows:
         table.add_row(row["name"], row["url"], row["source"], row["schedule"] or "default",
                       ", ".join(row["tags"]))
@@ -194,16 +213,17 @@ def check(ctx: typer.Context,
     if not specs:
         out.print("no targets to check: tracker add NAME URL, or list them in config.toml")
         return
-    show_bar = not quiet and len(specs) > 1 and err.is_terminal
-    progress = Progress(TextColumn("checking"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), console=err, disable=not show_bar)
-    with progress:
-        task = progress.add_task("check", total=len(specs))
+    if quiet or len(specs) == 1 or not err.is_terminal:
+        outcomes = run_checks(c.config, store, specs)
+    else:
+        progress = _progress("checking")
+        with progress:
+            task = progress.add_task("check", total=len(specs))
 
-        def done(_: CheckOutcome) -> None:
-            progress.advance(task)
+            def done(_: CheckOutcome) -> None:
+                progress.advance(task)
 
-        outcomes = run_checks(c.config, store, specs, done)
+            outcomes = run_checks(c.config, store, specs, done)
     if quiet:
         return
     _print_outcomes(outcomes)
@@ -215,7 +235,7 @@ def _print_outcomes(outcomes: list) -> None:
     interesting = [o for o in outcomes if o.result not in ("unchanged", "not_modified")]
     counts = Counter(o.result for o in outcomes)
     if interesting:
-        table = Table("target", "result", "detail")
+        table = _table("target", "result", "detail")
         styles = {"new_version": "bold yellow", "first_version": "green", "failed": "red",
                   "quarantined": "magenta"}
         for o in sorted(interesting, key=lambda o: o.target):
@@ -244,7 +264,7 @@ def history_cmd(ctx: typer.Context, name: str,
     if not rows:
         out.print(f"{name}: no versions yet (tracker check {name})")
         return
-    table = Table("id", "captured", "source", "sha256", "size", "change")
+    table = _table("id", "captured", "source", "sha256", "size", "change")
     for row in rows:
         change = row["change"]
         if change is None:
@@ -376,7 +396,7 @@ def status_cmd(ctx: typer.Context,
     if format == Format.json:
         _print_json(data)
         return
-    table = Table("target", "versions", "last check", "result", "last change", "failing since",
+    table = _table("target", "versions", "last check", "result", "last change", "failing since",
                   "next run")
     for row in data["targets"]:
         result = row["last_result"] or "never checked"
@@ -458,9 +478,7 @@ def backfill(ctx: typer.Context, name: str,
     c = _ctx(ctx)
     with c.store.session() as session:
         spec = TargetSpec.of(get_target(session, name))
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("new versions: {task.fields[versions]}"),
-                        TimeElapsedColumn(), console=err, disable=not err.is_terminal)
+    progress = _progress("{task.description}", "new versions: {task.fields[versions]}")
     with progress:
         task = progress.add_task("listing captures", total=None, versions=0)
 

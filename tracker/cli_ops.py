@@ -11,9 +11,8 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from .cli import Context, Format, _print_json, app, err, out
+from .cli import Context, Format, _print_json, _table, app, err, out
 from .targets import TargetError
 
 
@@ -78,7 +77,7 @@ def alerts(ctx: typer.Context,
     if not rows:
         out.print("no pending alerts" if pending else "no alerts yet")
         return
-    table = Table("id", "created", "kind", "target", "status", "tries", "subject", "when / error")
+    table = _table("id", "created", "kind", "target", "status", "tries", "subject", "when / error")
     styles = {"sent": "green", "pending": "yellow", "sending": "cyan", "failed": "red",
               "cancelled": "dim"}
     for row in rows:

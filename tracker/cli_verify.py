@@ -10,12 +10,14 @@ from __future__ import annotations
 import sys
 from collections import defaultdict
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .cli import Context, _print_json, app
-from .verify import Issue, Repair, Report, repair_store, verify_store
+
+if TYPE_CHECKING:  # imported by the command itself: other commands never load it
+    from .verify import Issue, Repair, Report
 
 #: Text output shows at most this many issues of one kind (JSON always lists all).
 SHOWN_PER_KIND = 10
@@ -34,6 +36,8 @@ def verify(ctx: typer.Context,
            format: Annotated[VerifyFormat, typer.Option("--format", "-f")]
            = VerifyFormat.text) -> None:
     """Check that the database and the blob store agree (exit 1 when problems were found)."""
+    from .verify import repair_store, verify_store
+
     c: Context = ctx.obj
     store = c.store
     found = verify_store(store)
