@@ -199,6 +199,8 @@ def day_first_hint(*docs: Document) -> bool | None:
     """Whether the document writes numeric dates day-first, from its unambiguous ones."""
     votes = 0
     for block in (b for doc in docs for b in doc.blocks):
+        if _HAS_NUMERIC.search(block.text) is None:
+            continue  # only numeric dates (24/05/2018) have an order to vote with
         for d in find_dates(block.text):
             if d.order and not d.ambiguous:
                 votes += 1 if d.order == "dmy" else -1
