@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from .config import Config, TargetConfig
 from .models import FetchState, Target
@@ -44,36 +44,63 @@ class TargetSpec:
                    row.enabled)
 
 
+def _columns(spec: TargetConfig) -> dict[str, object]:
+    """The Target columns config.toml decides, as stored."""
+    return {"url": spec.url, "select_json": json.dumps(spec.select),
+            "remove_json": json.dumps(spec.remove), "schedule": spec.schedule,
+            "tags_json": json.dumps(spec.tags), "recipients_json": json.dumps(spec.recipients),
+            "source": spec.source, "enabled": spec.enabled}
+
+
+#: The columns a TargetSpec is made of.
+_SPEC_COLUMNS = ("id", "name", "url", "select_json", "remove_json", "source", "schedule",
+                 "tags_json", "recipients_json", "enabled")
+_SYNCED = ("url", "select_json", "remove_json", "schedule", "tags_json", "recipients_json",
+           "source", "enabled")
+
+
 def _apply(row: Target, spec: TargetConfig) -> None:
-    row.url = spec.url
-    row.select_json = json.dumps(spec.select)
-    row.remove_json = json.dumps(spec.remove)
-    row.schedule = spec.schedule
-    row.tags_json = json.dumps(spec.tags)
-    row.recipients_json = json.dumps(spec.recipients)
-    row.source = spec.source
-    row.enabled = spec.enabled
+    for name, value in _columns(spec).items():
+        setattr(row, name, value)
 
 
 def sync_config_targets(session: Session, config: Config) -> None:
     """Make the database agree with config.toml's [[targets]] (history is never deleted).
 
     A target that disappears from config.toml is disabled, not dropped: its versions stay
-    browsable and it comes back with its history if it is listed again.
+    browsable and it comes back with its history if it is listed again. Rows are compared as
+    plain tuples first and loaded as ORM objects only when they need a write: a daemon or cron
+    job starts with this on every run, and usually nothing changed.
     """
-    rows = {row.name: row for row in session.exec(select(Target))}
-    listed = set()
+    stored = {row.name: row for row in session.execute(
+        select(Target.name, Target.origin, *(getattr(Target, c) for c in _SYNCED)))}
+    listed: set[str] = set()
+    stale: dict[str, TargetConfig] = {}
     for spec in config.targets:
         listed.add(spec.name)
-        row = rows.get(spec.name)
+        row = stored.get(spec.name)
+        wanted = _columns(spec)
+        if row is None or row.origin != "config" or any(
+                getattr(row, name) != value for name, value in wanted.items()):
+            stale[spec.name] = spec
+    dropped = [name for name, row in stored.items()
+               if row.origin == "config" and name not in listed and row.enabled]
+    if not stale and not dropped:
+        return
+    names = [*stale, *dropped]
+    rows: dict[str, Target] = {}
+    for start in range(0, len(names), 500):  # bounded IN lists (SQLite caps parameters)
+        rows.update((row.name, row) for row in session.exec(
+            select(Target).where(col(Target.name).in_(names[start:start + 500]))))
+    for name, spec in stale.items():
+        row = rows.get(name)
         if row is None:
             row = Target(name=spec.name, url=spec.url, origin="config")
             session.add(row)
-        _apply(row, spec)  # unchanged values leave the row clean: no write happens
+        _apply(row, spec)
         row.origin = "config"
-    for name, row in rows.items():
-        if row.origin == "config" and name not in listed and row.enabled:
-            row.enabled = False
+    for name in dropped:
+        rows[name].enabled = False
     session.flush()
 
 
@@ -107,8 +134,10 @@ def get_target(session: Session, name: str) -> Target:
 
 
 def enabled_targets(session: Session) -> list[TargetSpec]:
-    rows = session.exec(select(Target).where(Target.enabled).order_by(Target.name))
-    return [TargetSpec.of(row) for row in rows]
+    """Every enabled target by name (read as plain rows: this starts every check cycle)."""
+    rows = session.execute(select(*(getattr(Target, c) for c in _SPEC_COLUMNS))
+                           .where(Target.enabled).order_by(Target.name))
+    return [TargetSpec.of(row) for row in rows]  # type: ignore[arg-type]
 
 
 def fetch_state(session: Session, target_id: int) -> FetchState:

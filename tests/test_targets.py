@@ -1,0 +1,87 @@
+"""config.toml -> database target sync: edits apply, removals disable, history is kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlmodel import select
+
+from tracker.config import TargetConfig, parse_config
+from tracker.models import Target
+from tracker.store import Store
+from tracker.targets import add_target, enabled_targets, sync_config_targets
+
+
+def config_with(tmp_path: Path, targets: list[dict]):
+    data = {"storage": {"database": f"sqlite:///{tmp_path / 't.db'}",
+                        "snapshots": str(tmp_path / "snapshots")},
+            "targets": targets}
+    return parse_config(data, tmp_path / "config.toml")
+
+
+def rows(store: Store) -> dict[str, Target]:
+    with store.session() as session:
+        return {t.name: t for t in session.exec(select(Target))}
+
+
+def test_config_targets_are_synced_edited_disabled_and_relisted(tmp_path: Path) -> None:
+    first = config_with(tmp_path, [
+        {"name": "acme", "url": "https://acme.example/privacy", "tags": ["eu"]},
+        {"name": "globex", "url": "https://globex.example/privacy", "select": ["main"]},
+    ])
+    store = Store.open(first)
+    with store.session() as session:
+        sync_config_targets(session, first)
+    before = rows(store)
+    assert before["globex"].select_json == '["main"]' and before["acme"].tags_json == '["eu"]'
+
+    edited = config_with(tmp_path, [
+        {"name": "acme", "url": "https://acme.example/legal/privacy", "tags": ["eu"],
+         "remove": [".banner"]},
+    ])
+    with store.session() as session:
+        sync_config_targets(session, edited)
+    after = rows(store)
+    assert after["acme"].id == before["acme"].id
+    assert after["acme"].url == "https://acme.example/legal/privacy"
+    assert after["acme"].remove_json == '[".banner"]'
+    assert after["globex"].enabled is False  # unlisted: disabled, its history kept
+    with store.session() as session:
+        assert [s.name for s in enabled_targets(session)] == ["acme"]
+
+    with store.session() as session:
+        sync_config_targets(session, first)  # listed again: same row, enabled again
+    again = rows(store)
+    assert again["globex"].id == before["globex"].id and again["globex"].enabled is True
+    assert again["acme"].url == "https://acme.example/privacy" and again["acme"].remove_json == "[]"
+    store.close()
+
+
+def test_a_cli_target_listed_in_config_becomes_managed_by_config(tmp_path: Path) -> None:
+    config = config_with(tmp_path, [{"name": "acme", "url": "https://acme.example/privacy"}])
+    store = Store.open(config)
+    with store.session() as session:
+        add_target(session, TargetConfig(name="acme", url="https://acme.example/privacy"))
+        add_target(session, TargetConfig(name="solo", url="https://solo.example/terms"))
+    with store.session() as session:
+        sync_config_targets(session, config)
+    synced = rows(store)
+    assert synced["acme"].origin == "config"
+    assert synced["solo"].origin == "cli" and synced["solo"].enabled  # not config's to disable
+    store.close()
+
+
+def test_a_sync_with_nothing_to_change_writes_nothing(tmp_path: Path) -> None:
+    config = config_with(tmp_path, [{"name": "acme", "url": "https://acme.example/privacy"},
+                                    {"name": "globex", "url": "https://globex.example/p"}])
+    store = Store.open(config)
+    with store.session() as session:
+        sync_config_targets(session, config)
+    statements: list[str] = []
+    event.listen(store.engine, "before_cursor_execute",
+                 lambda _c, _cur, sql, *_: statements.append(sql.split()[0].upper()))
+    with store.session() as session:
+        sync_config_targets(session, config)
+    assert statements and not {"INSERT", "UPDATE", "DELETE"} & set(statements), statements
+    store.close()
