@@ -128,3 +128,17 @@ def test_demo_runs_offline(tmp_path: Path) -> None:
     history = json.loads(run("history", "acme-privacy", "--format", "json",
                              config=tmp_path / "demo" / "config.toml").stdout)
     assert len(history) == 2 and history[1]["change"]["material"]
+
+
+def test_a_command_leaves_all_output_and_a_closed_database(page_server, config: Path) -> None:
+    """The entry point skips the interpreter's teardown: nothing may be lost by that."""
+    for number in range(60):
+        page_server.html(f"/p{number}", policy(token=str(number)))
+        run("add", f"site{number:02d}", page_server.url(f"/p{number}"), config=config)
+    out = run("check", "--all", config=config).stdout
+    assert out.rstrip().endswith("checked 60: 60 first version")
+    assert out.count("first_version") == 60  # the whole table made it through the pipe
+    database = config.parent / "tracker.db"
+    assert database.exists() and not Path(f"{database}-wal").exists()  # WAL folded back in
+    listed = json.loads(run("list", "--format", "json", config=config).stdout)
+    assert len(listed) == 60

@@ -7,11 +7,14 @@ with status 2; they never show a traceback.
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
+import threading
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -108,6 +111,12 @@ class Context:
             self._store = store
         return self._store
 
+    def close(self) -> None:
+        """Close the database when the command ends (SQLite folds its WAL back in then)."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
 
 def _ctx(ctx: typer.Context) -> Context:
     return ctx.obj
@@ -119,6 +128,7 @@ def _main(ctx: typer.Context,
               "--config", "-c", help="Config file (default ./config.toml, or $TRACKER_CONFIG).",
               show_default=False)] = None) -> None:
     ctx.obj = Context(config)
+    ctx.call_on_close(ctx.obj.close)
 
 
 def _print_json(data: object) -> None:
@@ -523,11 +533,35 @@ def demo(port: Annotated[int, typer.Option(help="Local port for the demo pages (
 
 
 def main() -> None:
-    """Console entry point: user errors become one line on stderr and exit status 2.
+    """Console entry point: user errors become one line on stderr and exit status 2."""
+    try:
+        _run()
+    except SystemExit as exc:
+        _exit(exc.code)
 
-    Click runs in non-standalone mode so its usage errors (bad option value, unknown
-    command) are reported the same way as ours instead of in a multi-line box.
+
+def _exit(code: object) -> NoReturn:
+    """Leave as soon as the work is done, flushed and closed.
+
+    The interpreter's own teardown frees every object one at a time: ~0.1 s after a check of
+    a thousand targets, a tenth of a cycle in which nothing changed. It is skipped only when
+    nothing can be lost by that: no other thread is running, and output, logs and the
+    database (closed with the command's context) are flushed here first.
     """
+    if threading.active_count() > 1 or not isinstance(code, int | None):
+        raise SystemExit(code)
+    logging.shutdown()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # a closed pipe: let the interpreter report it the usual way
+        raise SystemExit(code) from None
+    os._exit(code or 0)
+
+
+def _run() -> None:
+    """Run the command; Click runs in non-standalone mode so its usage errors (bad option
+    value, unknown command) are reported the same way as ours instead of in a box."""
     try:
         code = app(standalone_mode=False)
     except USER_ERRORS as exc:
