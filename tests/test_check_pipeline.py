@@ -115,6 +115,7 @@ def test_error_status_is_quarantined_not_a_version(page_server, env_factory, sta
     assert state.consecutive_failures == 1 and f"HTTP {status}" in (state.last_error or "")
     suspect = [s for s in env.rows(Snapshot) if s.quality == "suspect"]
     assert len(suspect) == 1 and suspect[0].status == status
+    assert suspect[0].size == len(b"<html><body><h1>Not here</h1></body></html>")
     page_server.html("/p", policy(token="again"))
     assert env.check() == {"p": "unchanged"}
     assert env.rows(FetchState)[0].consecutive_failures == 0
@@ -247,3 +248,7 @@ def test_large_cycle_runs_in_shards_and_records_everything_once(tmp_path, page_s
         changes = list(session.exec(select(Change)))
     assert len(versions) == 120 and len(changes) == 30
     assert len({(v.target_id, v.text_sha256) for v in versions}) == 120  # no duplicates
+    with store.session() as session:
+        sizes = {s.size for s in session.exec(select(Snapshot)) if s.quality == "ok"}
+    assert sizes == {len(policy(token=f"a{i}").encode()) for i in range(90)} | {
+        len(policy(retention="24 months", token=f"c{i}").encode()) for i in range(30)}

@@ -53,6 +53,7 @@ class PageAnalysis:
     ok: bool = True
     reason: str | None = None
     raw_sha: str | None = None
+    raw_size: int = 0  # bytes of the body stored as ``raw_sha`` (the body itself is dropped)
     text_sha: str | None = None
     words: int = 0
     size: int = 0
@@ -76,7 +77,7 @@ def analyze_page(job: PageJob) -> PageAnalysis:
     if result.error is not None or not result.ok:
         verdict = assess(result, None, job.previous_words)
         return PageAnalysis(ok=False, reason=verdict.reason or result.error or "fetch failed",
-                            raw_sha=_store_raw(job))
+                            raw_sha=_store_raw(job), raw_size=len(result.body))
     pruned, fingerprint = _pruned_and_fingerprint(job)
     if fingerprint is not None and fingerprint == job.previous_fingerprint:
         return PageAnalysis(fingerprint=fingerprint, unchanged=True)
@@ -89,7 +90,7 @@ def analyze_page(job: PageJob) -> PageAnalysis:
     verdict = assess(result, document, job.previous_words, words)
     if not verdict.ok or document is None:
         return PageAnalysis(ok=False, reason=verdict.reason or "unusable page",
-                            raw_sha=_store_raw(job))
+                            raw_sha=_store_raw(job), raw_size=len(result.body))
     # Imported here: the semantic engine costs ~60 ms to load, and a cycle in which nothing
     # changed never needs it.
     from .compare.semantic import compare_documents, extract_effective_date
@@ -108,8 +109,8 @@ def analyze_page(job: PageJob) -> PageAnalysis:
         # ``document`` equals Document.from_text(text) (the round trip is exact).
         old = Document.from_text(blobs.get_text(job.previous_text_sha))
         comparison = compare_documents(old, document).to_json_dict()
-    return PageAnalysis(fingerprint=fingerprint, raw_sha=raw_sha, text_sha=text_sha,
-                        words=words or 0, size=len(encoded),
+    return PageAnalysis(fingerprint=fingerprint, raw_sha=raw_sha, raw_size=len(result.body),
+                        text_sha=text_sha, words=words or 0, size=len(encoded),
                         effective_date=extract_effective_date(document),
                         comparison=comparison,
                         compared_to=job.previous_text_sha if comparison else None)

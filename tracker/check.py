@@ -15,7 +15,7 @@ import os
 import signal
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import Boolean, String, bindparam, case, func, update
@@ -212,7 +212,9 @@ class Checker:
             if analysis is None:
                 loop = asyncio.get_running_loop()
                 analysis = await loop.run_in_executor(self.executor, analyze_page, job)
-        return _Pending(spec, result, analysis, previous)
+        # The body is stored (or not worth storing) by now: a queued outcome keeps only the
+        # response's metadata, so a backlog at the writer costs kilobytes, not whole pages.
+        return _Pending(spec, replace(result, body=b""), analysis, previous)
 
     def _record_batch(self, batch: list[_Pending]) -> list[CheckOutcome]:
         """Record outcomes in one transaction; on any error, fall back to one per target.
@@ -395,7 +397,7 @@ class Checker:
         snapshot_id = None
         if analysis.raw_sha is not None and result.status is not None:
             kind = QUARANTINED  # stored as evidence, never diffed
-            snapshot = _snapshot(spec, result, analysis.raw_sha, quality="suspect",
+            snapshot = _snapshot(spec, result, analysis, quality="suspect",
                                  reason=reason)
             session.add(snapshot)
             session.flush()
@@ -422,7 +424,7 @@ class Checker:
         comparison = analysis.comparison
         if latest is None or latest.text_sha256 != analysis.compared_to:
             comparison = None  # computed against a version that is no longer the latest
-        snapshot = _snapshot(spec, result, analysis.raw_sha)
+        snapshot = _snapshot(spec, result, analysis)
         session.add(snapshot)
         session.flush()
         version, change = record_version(
@@ -465,13 +467,14 @@ def _change_into(session: Session, version_id: int | None) -> Change | None:
     return session.exec(select(Change).where(Change.to_version_id == version_id)).first()
 
 
-def _snapshot(spec: TargetSpec, result: FetchResult, raw_sha: str, quality: str = "ok",
-              reason: str | None = None) -> Snapshot:
+def _snapshot(spec: TargetSpec, result: FetchResult, analysis: PageAnalysis,
+              quality: str = "ok", reason: str | None = None) -> Snapshot:
+    assert analysis.raw_sha is not None
     return Snapshot(
         target_id=spec.id, source="live", url=result.url, final_url=result.final_url,
         status=result.status, headers_json=json.dumps(result.headers),
-        content_type=result.content_type, charset=result.charset, sha256=raw_sha,
-        size=len(result.body), fetched_at=result.fetched_at, captured_at=result.fetched_at,
+        content_type=result.content_type, charset=result.charset, sha256=analysis.raw_sha,
+        size=analysis.raw_size, fetched_at=result.fetched_at, captured_at=result.fetched_at,
         quality=quality, quality_reason=reason,
     )
 

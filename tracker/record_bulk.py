@@ -148,7 +148,7 @@ def _snapshot_row(page: NewText) -> dict:
             "final_url": result.final_url, "status": result.status,
             "headers_json": json.dumps(result.headers), "content_type": result.content_type,
             "charset": result.charset, "sha256": page.analysis.raw_sha,
-            "size": len(result.body), "fetched_at": result.fetched_at,
+            "size": page.analysis.raw_size, "fetched_at": result.fetched_at,
             "captured_at": result.fetched_at, "memento_url": None, "digest": None,
             "quality": "ok", "quality_reason": None}
 
