@@ -70,3 +70,24 @@ def test_blobs_of_the_legacy_two_level_layout_are_still_found(tmp_path) -> None:
     blobs.delete(digest)
     assert not blobs.exists(digest) and not legacy.exists()
     assert os.listdir(tmp_path / new[:2]) == [f"{new}.z"]
+
+
+def test_zlib_blobs_of_older_stores_read_beside_new_zstd_blobs(tmp_path: Path) -> None:
+    import zlib
+
+    from tracker.blobs import sha256_hex
+
+    blobs = BlobStore(tmp_path)
+    old = b"<p>stored by a tracker that wrote zlib</p>" * 50
+    digest = sha256_hex(old)
+    (tmp_path / digest[:2]).mkdir()
+    blobs.path(digest).write_bytes(zlib.compress(old))
+    new = blobs.put(b"<p>stored now</p>" * 50)
+    assert blobs.path(new).read_bytes()[:4] == b"\x28\xb5\x2f\xfd"  # a zstd frame
+    assert blobs.get(digest) == old and blobs.verify(digest) is None
+    assert blobs.get_text(new) == "<p>stored now</p>" * 50 and blobs.verify(new) is None
+    # A damaged zstd frame is reported as corrupt, like a damaged zlib stream.
+    frame = bytearray(blobs.path(new).read_bytes())
+    frame[-6:] = b"\x00" * 6
+    blobs.path(new).write_bytes(bytes(frame[:-3]))
+    assert "corrupt" in (blobs.verify(new) or "")

@@ -9,6 +9,10 @@ size, where the earlier two-level layout (``root/ab/cd/``, still read) created a
 for nearly every blob of a store under ~100k blobs, and folder creation was a tenth of the CPU
 of a first check cycle.
 
+Blobs are zstd frames (level 3: a third of zlib's time on policy HTML, and smaller). Stores
+written before hold zlib streams under the same names; the two are told apart by their first
+bytes, so old and new blobs live side by side and nothing has to be rewritten.
+
 Durability against power loss needs the bytes on disk before a database row points at them.
 ``put(..., sync=True)`` fsyncs each blob; bulk writers pass ``sync=False`` and call
 :meth:`BlobStore.sync` once before committing the rows (one flush instead of hundreds).
@@ -24,8 +28,29 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
-#: zlib level 3 compresses policy HTML nearly as well as 6 (the default) at half the cost.
+import zstandard
+
+#: zstd level 3 (its default): ~0.15 ms for a 40 KB page, where zlib took ~0.45 ms.
 COMPRESSION_LEVEL = 3
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_codecs = threading.local()  # zstd contexts are not thread-safe; one pair per thread
+
+
+def compress(data: bytes) -> bytes:
+    compressor = getattr(_codecs, "compressor", None)
+    if compressor is None:
+        compressor = _codecs.compressor = zstandard.ZstdCompressor(level=COMPRESSION_LEVEL)
+    return compressor.compress(data)
+
+
+def decompress(stored: bytes) -> bytes:
+    """A blob's bytes from its file: a zstd frame, or a zlib stream of an older store."""
+    if not stored.startswith(_ZSTD_MAGIC):
+        return zlib.decompress(stored)
+    decompressor = getattr(_codecs, "decompressor", None)
+    if decompressor is None:
+        decompressor = _codecs.decompressor = zstandard.ZstdDecompressor()
+    return decompressor.decompress(stored)  # the frame header carries the size
 
 
 class BlobError(Exception):
@@ -37,7 +62,7 @@ def sha256_hex(data: bytes) -> str:
 
 
 class BlobStore:
-    """Blobs under ``root/ab/<sha256>.z`` (zlib-compressed); ``root/ab/cd/`` is read too."""
+    """Blobs under ``root/ab/<sha256>.z`` (compressed); ``root/ab/cd/`` is read too."""
 
     SUFFIX = ".z"
 
@@ -71,7 +96,7 @@ class BlobStore:
                 return digest
         folder = os.path.dirname(target)
         temporary = f"{folder}/.tmp-{digest[:16]}-{os.getpid()}-{threading.get_ident()}"
-        compressed = zlib.compress(data, COMPRESSION_LEVEL)
+        compressed = compress(data)
         try:
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         except FileNotFoundError:
@@ -116,10 +141,10 @@ class BlobStore:
             except FileNotFoundError:
                 with open(self._legacy(digest), "rb") as file:
                     compressed = file.read()
-            return zlib.decompress(compressed)
+            return decompress(compressed)
         except FileNotFoundError:
             raise BlobError(f"blob {digest[:12]} is missing from {self.root}") from None
-        except zlib.error:
+        except (zlib.error, zstandard.ZstdError):
             raise BlobError(f"blob {digest[:12]} is corrupt (cannot decompress)") from None
 
     def get_text(self, digest: str) -> str:
