@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from .blobs import BlobError
 from .config import Config, ConfigError, TargetConfig, config_path, load_config
@@ -28,6 +26,7 @@ from .targets import TargetError
 from .wayback_errors import WaybackError as WaybackErrors
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.progress import Progress
     from rich.table import Table
 
@@ -39,8 +38,38 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)  # an error is one line, never wrapped
+
+
+class _LazyConsole:
+    """A rich Console made on first use: rich takes ~25 ms to import, and `check --quiet`, the
+    daemon and every JSON output never print through it."""
+
+    def __init__(self, **options: object) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)  # type: ignore[arg-type]
+        return self._console
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.console, name)
+
+
+out = _LazyConsole(highlight=False, soft_wrap=True)
+err = _LazyConsole(stderr=True, highlight=False, soft_wrap=True)  # an error: one line, unwrapped
+
+
+def escape(text: str) -> str:
+    """Escape rich markup in untrusted text (page content, URLs, user input)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
 
 USER_ERRORS = (ConfigError, StoreError, TargetError, NormalizeError, BlobError)
 
@@ -59,7 +88,8 @@ def _progress(label: str, extra: str | None = None) -> Progress:
     columns = [TextColumn(label), BarColumn(), MofNCompleteColumn()]
     if extra is not None:
         columns.append(TextColumn(extra))
-    return Progress(*columns, TimeElapsedColumn(), console=err, disable=not err.is_terminal)
+    return Progress(*columns, TimeElapsedColumn(), console=err.console,
+                    disable=not err.is_terminal)
 
 
 class Format(StrEnum):

@@ -10,9 +10,8 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from .cli import Context, Format, _print_json, _table, app, err, out
+from .cli import Context, Format, _print_json, _table, app, err, escape, out
 from .targets import TargetError
 
 
