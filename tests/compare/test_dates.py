@@ -103,6 +103,19 @@ def test_document_order_hint_resolves_ambiguous_date() -> None:
     assert extract_effective_date(doc(text)) == "2024-06-10"
 
 
+def test_a_compared_pair_shares_one_order_hint() -> None:
+    """The old version writes 20/02/2024 (day first), so the new version's 10/06/2024 is
+    10 June, though the new version alone has nothing to vote with."""
+    from tracker.compare.semantic import compare_documents
+
+    old = doc("# P\n\nLast updated on 20/02/2024.\n\nWe keep logs.\n")
+    new = doc("# P\n\nLast updated on 10/06/2024.\n\nWe keep logs.\n")
+    assert extract_effective_date(new) == "2024-10-06"  # alone: slashes read month first
+    assert compare_documents(old, new).effective_date == {"old": "2024-02-20",
+                                                          "new": "2024-06-10"}
+    assert find_effective_date(new, day_first=False).iso == "2024-10-06"  # told otherwise
+
+
 def test_invalid_dates_are_rejected() -> None:
     assert find_dates("on 45/45/2018") == []
     assert [d.iso for d in find_dates("between 2019-13-01 and March 2020")] == ["2020-03"]

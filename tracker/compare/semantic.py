@@ -17,7 +17,7 @@ from __future__ import annotations
 from ..document import Document
 from .capture import suspect_capture
 from .classify import Classifier
-from .extractors.dates import day_first_hint, find_effective_date
+from .extractors.dates import find_effective_date
 from .extractors.dates import extract_effective_date as _extract_effective_date
 from .findings import (
     ADDED,
@@ -51,9 +51,8 @@ def compare_documents(old: Document, new: Document) -> Comparison:
         return Comparison(material=False, noise_only=False, categories=[], effective_date=None,
                           findings=[], suspect=True, suspect_reason=reason)
 
-    hint = day_first_hint(old, new)
-    old_date = find_effective_date(old, hint)
-    new_date = find_effective_date(new, hint)
+    old_date = find_effective_date(old, hint_docs=(old, new))
+    new_date = find_effective_date(new, hint_docs=(old, new))
     old_iso = old_date.iso if old_date else None
     new_iso = new_date.iso if new_date else None
 

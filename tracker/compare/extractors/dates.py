@@ -207,22 +207,29 @@ def day_first_hint(*docs: Document) -> bool | None:
     return None if votes == 0 else votes > 0
 
 
-def find_effective_date(doc: Document, day_first: bool | None = None) -> EffectiveDate | None:
+def find_effective_date(doc: Document, day_first: bool | None = None,
+                        hint_docs: tuple[Document, ...] = ()) -> EffectiveDate | None:
     """The policy's own effective / last-updated date, or None when it states none.
 
     Candidates, strongest first: a date introduced by "updated / effective / revised" in a
     short statement (or one naming the policy), the same inside a long sentence, the newest row
     of a revision-history table, a date standing alone near the top, a page timestamp near the
     top. The newest date of the strongest kind wins ("Effective Dec 15. Last revised Nov 15").
-    ``day_first`` overrides the document's own hint for ambiguous numeric dates.
+    ``day_first`` overrides the hint for ambiguous numeric dates; without it the hint comes
+    from ``hint_docs`` (say, both versions of a compared pair), else from ``doc`` alone. The
+    hint reads every block, so it is worked out only once an ambiguous date turns up: most
+    policies write their dates with month names and never need it.
     """
-    hint = day_first_hint(doc) if day_first is None else day_first
+    hint: list[bool | None] = [] if day_first is None else [day_first]
     tiers: dict[int, list[EffectiveDate]] = {}
     for number, block in enumerate(doc.blocks):
         text = block.text[:2000]
-        dates = find_dates(text, hint)
+        dates = find_dates(text, hint[0] if hint else None)
         if not dates:
             continue
+        if not hint and any(d.ambiguous for d in dates):
+            hint.append(_document_hint(doc, hint_docs))
+            dates = find_dates(text, hint[0])
         section = block.section_title
         words = len(text.split())
         for d in dates:
@@ -243,6 +250,12 @@ def find_effective_date(doc: Document, day_first: bool | None = None) -> Effecti
     if not tiers:
         return None
     return max(tiers[min(tiers)], key=lambda c: c.iso)
+
+
+def _document_hint(doc: Document, hint_docs: tuple[Document, ...]) -> bool | None:
+    """The day-first vote of ``hint_docs``; the document's own when they are split evenly."""
+    hint = day_first_hint(*hint_docs) if hint_docs else None
+    return day_first_hint(doc) if hint is None else hint
 
 
 def _sentence_around(text: str, position: int) -> str:
