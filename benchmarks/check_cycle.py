@@ -19,7 +19,7 @@ is its own (ru_maxrss; includes any worker processes it reaped), not the server'
 (``css: main`` + ``html2text``) is installed on first use into benchmarks/.bench/venv-urlwatch
 (git-ignored) from PyPI. Afterwards the script checks version counts via
 ``tracker status --format json``, prints the store size and the ``tracker compare`` median from
-benchmarks/semantic_eval.py. ``--profile`` then re-runs the first and unchanged tracker cycles
+benchmarks/semantic_eval.py. ``--profile`` then re-runs the three tracker cycles
 on a fresh database under py-spy (or cProfile when py-spy is missing) and prints hotspots.
 Everything temporary lives under /tmp/check-cycle-* and is removed at the end.
 """
@@ -348,7 +348,7 @@ def profile_tracker(tmp: Path, server: StaticServer, pages: PageSet, n: int, arg
     pyspy = VENV_BIN / "py-spy"
     print(f"\nprofile of `tracker check --all` (fresh database, N={n}, "
           f"{'py-spy, 100 Hz, CPU samples only' if pyspy.exists() else 'cProfile'}):")
-    for cycle, version in CYCLES[:2]:
+    for cycle, version in CYCLES:
         pages.write(server.root, version)
         base = [str(TRACKER), "--config", str(config), "check", "--all", "--quiet"]
         if pyspy.exists():
@@ -402,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-compare", action="store_true",
                         help="do not run benchmarks/semantic_eval.py")
     parser.add_argument("--profile", action="store_true",
-                        help="also profile the first and unchanged tracker cycles")
+                        help="also profile the three tracker cycles")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
     args = parser.parse_args(argv)
     n = args.pages
