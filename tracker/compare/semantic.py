@@ -17,8 +17,8 @@ from __future__ import annotations
 from ..document import Document
 from .capture import suspect_capture
 from .classify import Classifier
-from .extractors.dates import find_effective_date
 from .extractors.dates import extract_effective_date as _extract_effective_date
+from .extractors.dates import find_effective_date
 from .findings import (
     ADDED,
     CHANGED,
