@@ -252,3 +252,33 @@ def test_large_cycle_runs_in_shards_and_records_everything_once(tmp_path, page_s
         sizes = {s.size for s in session.exec(select(Snapshot)) if s.quality == "ok"}
     assert sizes == {len(policy(token=f"a{i}").encode()) for i in range(90)} | {
         len(policy(retention="24 months", token=f"c{i}").encode()) for i in range(30)}
+
+
+def test_a_cycle_holds_a_fixed_crew_of_tasks_not_one_per_target(tmp_path, page_server) -> None:
+    """Memory must not grow with the number of targets: work is pulled by a fixed crew."""
+    import asyncio
+
+    from tracker.check import Checker
+
+    paths = [f"/crew{i}" for i in range(120)]
+    for i, path in enumerate(paths):
+        page_server.html(path, policy(token=f"k{i}"))
+    config = parse_config({
+        "fetch": {"per_host_delay": 0, "timeout": 5, "retries": 1, "workers": 1,
+                  "concurrency": 2, "per_host_concurrency": 2},
+        "targets": [{"name": p.strip("/"), "url": page_server.url(p)} for p in paths],
+    }, tmp_path / "config.toml")
+    store = Store.open(config)
+    with store.session() as session:
+        sync_config_targets(session, config)
+        specs = enabled_targets(session)
+    peak = 0
+
+    def on_done(_outcome) -> None:
+        nonlocal peak
+        peak = max(peak, len(asyncio.all_tasks()))
+
+    outcomes = asyncio.run(Checker(config, store).check_many(specs, on_done))
+    assert sorted(o.target for o in outcomes) == sorted(p.strip("/") for p in paths)
+    assert {o.result for o in outcomes} == {"first_version"}
+    assert 0 < peak <= 8  # the crew of 4 (2 x concurrency), the writer and the caller
