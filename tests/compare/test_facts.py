@@ -101,6 +101,6 @@ def test_lexicon_does_not_fire_on_lookalikes() -> None:
 
 
 def test_heading_categories() -> None:
-    assert heading_categories(("Privacy", "How long we keep your data")) == ["retention"]
-    assert heading_categories(("Cookies and similar technologies",)) == ["cookies_tracking"]
-    assert heading_categories(("Introduction",)) == []
+    assert heading_categories(("Privacy", "How long we keep your data")) == ("retention",)
+    assert heading_categories(("Cookies and similar technologies",)) == ("cookies_tracking",)
+    assert heading_categories(("Introduction",)) == ()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 RETENTION = "retention"
 DATA = "data_collected"
@@ -288,12 +289,16 @@ SCOPE_STATEMENT = re.compile(r"(?<![a-z])(?:policy|notice|statement) (?:only )?(
                              r"does not (?:apply|cover))(?![a-z])")
 
 
-def heading_categories(section: tuple[str, ...]) -> list[str]:
-    """Categories suggested by the innermost section headings (innermost first)."""
+@lru_cache(maxsize=512)
+def heading_categories(section: tuple[str, ...]) -> tuple[str, ...]:
+    """Categories suggested by the innermost section headings (innermost first).
+
+    Cached: every changed passage of a section asks again, and a policy has few sections.
+    """
     out: list[str] = []
     for title in reversed(section[-2:]):
         for category, pattern in _HEADING_CUES:
             if pattern.search(title) and category not in out:
                 out.append(category)
                 break
-    return out
+    return tuple(out)

@@ -105,8 +105,10 @@ def loose_key(text: str) -> str:
 def clear_caches() -> None:
     """Forget cached tokenizations (benchmarks measure cold comparisons with this)."""
     from .extractors.dates import _find_dates
+    from .lexicons import heading_categories
 
     _tokens.cache_clear()
+    heading_categories.cache_clear()
     _sentences_of_block.cache_clear()
     proper_words.cache_clear()
     _find_dates.cache_clear()
@@ -123,6 +125,9 @@ _ABBREVIATIONS = {
 }
 
 
+_INITIALS = re.compile(r"(?:[a-z]\.)+")  # "j.r." in "J.R. Smith": not a sentence end
+
+
 def split_sentences(text: str) -> list[str]:
     """Split a block into sentences, keeping abbreviations and initials intact."""
     parts: list[str] = []
@@ -130,7 +135,7 @@ def split_sentences(text: str) -> list[str]:
     for match in _SPLIT.finditer(text):
         head = text[start:match.start()].rstrip("\"')]")
         last_word = head.rsplit(None, 1)[-1].lower() if head.split() else ""
-        if last_word in _ABBREVIATIONS or re.fullmatch(r"(?:[a-z]\.)+", last_word):
+        if last_word in _ABBREVIATIONS or _INITIALS.fullmatch(last_word):
             continue
         if len(last_word) <= 2 and last_word[:-1].isdigit():  # "1." list-like numbering
             continue

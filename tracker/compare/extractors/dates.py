@@ -224,12 +224,12 @@ def find_effective_date(doc: Document, day_first: bool | None = None,
     tiers: dict[int, list[EffectiveDate]] = {}
     for number, block in enumerate(doc.blocks):
         text = block.text[:2000]
-        dates = find_dates(text, hint[0] if hint else None)
+        dates = _find_dates(text, hint[0] if hint else None)  # cached; most blocks have none
         if not dates:
             continue
         if not hint and any(d.ambiguous for d in dates):
             hint.append(_document_hint(doc, hint_docs))
-            dates = find_dates(text, hint[0])
+            dates = _find_dates(text, hint[0])
         section = block.section_title
         words = len(text.split())
         for d in dates:
