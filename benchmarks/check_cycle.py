@@ -520,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"urlwatch {cycle:<10} {run.out}")
             peak = max(r.rss_mb for r in results["tracker"].values())
             tree = max(r.tree_mb for r in results["tracker"].values())
-            verdict = "ok" if max(peak, tree) <= RSS_LIMIT_MB else "OVER"
+            verdict = "within" if max(peak, tree) <= RSS_LIMIT_MB else "OVER"
             print(f"\ntracker peak RSS at N={n}: {peak:.1f} MB largest process, {tree:.1f} MB "
                   f"summed over its processes ({verdict} the {RSS_LIMIT_MB} MB target)")
             print(f"tracker store after 3 cycles: {store_mb:.1f} MB "
