@@ -131,10 +131,13 @@ def document_from_pruned(page: PrunedPage, select: list[str] | None = None) -> D
 
 
 def _parse_html(html: str) -> _Element | None:
-    html = _WAYBACK_TOOLBAR.sub("", html)
+    # Substring tests first (a memchr-speed scan): the substitutions copy the whole page.
+    if "WAYBACK TOOLBAR INSERT" in html:
+        html = _WAYBACK_TOOLBAR.sub("", html)
     if "End Wayback Rewrite JS Include" in html:
         html = _WAYBACK_HEAD.sub("<head>", html, count=1)
-    html = html.replace("\x00", "")
+    if "\x00" in html:
+        html = html.replace("\x00", "")
     if not html.strip():
         return None
     try:
