@@ -3,16 +3,22 @@
 Usage::
 
     .venv/bin/python benchmarks/check_cycle.py [--pages N] [--skip-urlwatch]
-        [--concurrency C] [--workers W] [--server auto|nginx|python] [--profile] [--keep]
+        [--concurrency C] [--workers W] [--server auto|nginx|python] [--rounds R]
+        [--profile] [--keep]
 
 N synthetic policy pages (~40 KB each: nav, mega menu, cookie banner, promo, footer, inline
 scripts, session ids in links and scripts; per-page company, sections, lists, retention table)
 are served from 127.0.0.1 by nginx when installed (``apt-get install -y nginx-light``), else by
-a pre-forked Python server; the same server for both tools. Three cycles per tool:
+a pre-forked Python server; the same server for both tools. Three cycles, each run by both
+tools on the same pages before the next (which tool goes first alternates between rounds):
 
 1. first      -- every page is new
 2. unchanged  -- same policy text, new session tokens (files rewritten, so ETags change too)
 3. changed    -- one clause changed in every page ("12 months" -> "18 months")
+
+``--rounds R`` repeats the three cycles on fresh stores and reports median times (each round's
+times are printed too): on a shared machine whose speed drifts by tens of percent within
+minutes, one round can flatter or wrong either tool.
 
 Each measured command runs as a direct child and is reaped with ``os.wait4``, so its peak RSS
 is its own (ru_maxrss; includes any worker processes it reaped), not the server's. urlwatch
@@ -373,6 +379,89 @@ def profile_tracker(tmp: Path, server: StaticServer, pages: PageSet, n: int, arg
             report_cprofile(prof)
 
 
+# --- rounds -------------------------------------------------------------------------------
+
+@dataclass
+class Round:
+    runs: dict[str, dict[str, Run]]
+    store_mb: float = 0.0
+    snap_mb: float = 0.0
+    uw_cache_mb: float = 0.0
+
+
+def median_run(runs: list[Run]) -> Run:
+    """Median wall and CPU time over rounds; the worst memory figures."""
+    def median(values: list[float]) -> float:
+        ordered = sorted(values)
+        middle = len(ordered) // 2
+        return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+    return Run(median([r.wall for r in runs]), median([r.cpu for r in runs]),
+               max(r.rss_mb for r in runs), max(r.tree_mb for r in runs),
+               max(r.rc for r in runs), runs[-1].out, runs[-1].err)
+
+
+def run_round(index: int, tmp: Path, server: StaticServer, pages: PageSet, www: Path, n: int,
+              args, uw: Path | None, problems: list[str]) -> Round:
+    """The three cycles on fresh stores, both tools on the same pages within each cycle.
+
+    The tools alternate which goes first from round to round, and run cycle by cycle rather
+    than one tool's three cycles after the other's: on a machine whose speed drifts, both see
+    the same conditions.
+    """
+    twork = tmp / f"tracker-{index}"
+    config = write_tracker_config(twork, server, n, args.concurrency, args.workers)
+    if uw is not None:
+        uwork = tmp / f"urlwatch-{index}"
+        jobs, cfg = write_urlwatch_files(uwork, server, n)
+        env = dict(os.environ, HOME=str(uwork), XDG_CONFIG_HOME=str(uwork / "xdg"),
+                   XDG_CACHE_HOME=str(uwork / "xdg-cache"))
+    expected = {1: 1, 2: 1, 3: 2}
+    want = {"first": ("NEW", n), "unchanged": ("CHANGED", 0), "changed": ("CHANGED", n)}
+    done = Round({"tracker": {}, "urlwatch": {}})
+
+    def tracker_cycle(k: int, cycle: str) -> None:
+        run = measure([str(TRACKER), "--config", str(config), "check", "--all"], twork)
+        done.runs["tracker"][cycle] = run
+        if run.rc != 0:
+            problems.append(f"tracker cycle {cycle}: exit {run.rc}: {run.err.strip()[-1500:]}")
+        counts = tracker_versions(config, twork, problems)
+        wrong = {name: v for name, v in counts.items() if v != expected[k]}
+        verdict = "OK" if not wrong and len(counts) == n else "WRONG"
+        if verdict == "WRONG":
+            sample = dict(list(wrong.items())[:5])
+            problems.append(f"round {index + 1}, after cycle {k} ({cycle}): {len(wrong)} of "
+                            f"{len(counts)} targets do not have {expected[k]} version(s), e.g. "
+                            f"{sample}")
+        run.out = f"{summary_line(run.out)}; versions per target == {expected[k]}: " \
+                  f"{verdict} ({sum(counts.values())} versions in all)"
+
+    def urlwatch_cycle(cycle: str) -> None:
+        run = measure([str(uw), "--urls", str(jobs), "--config", str(cfg),
+                       "--cache", str(uwork / "cache.db")], uwork, env)
+        done.runs["urlwatch"][cycle] = run
+        counts = urlwatch_counts(run.out)
+        key, value = want[cycle]
+        if run.rc != 0 or counts.get(key, 0) != value or counts.get("ERROR"):
+            problems.append(f"urlwatch cycle {cycle}: rc {run.rc}, reported {dict(counts)} "
+                            f"(expected {key}={value}) {run.err.strip()[-500:]}")
+        run.out = f"reported {dict(counts) or 'nothing'}"
+
+    for k, (cycle, version) in enumerate(CYCLES, 1):
+        pages.write(www, version)
+        tools = ["tracker", "urlwatch"] if uw is not None else ["tracker"]
+        for tool in tools if index % 2 == 0 else reversed(tools):
+            if tool == "tracker":
+                tracker_cycle(k, cycle)
+            else:
+                urlwatch_cycle(cycle)
+    done.store_mb = du_mb(twork / "t.db", twork / "t.db-wal", twork / "snapshots")
+    done.snap_mb = du_mb(twork / "snapshots")
+    if uw is not None:
+        done.uw_cache_mb = du_mb(uwork / "cache.db")
+    return done
+
+
 # --- main ---------------------------------------------------------------------------------
 
 def compare_median() -> list[str]:
@@ -403,9 +492,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="do not run benchmarks/semantic_eval.py")
     parser.add_argument("--profile", action="store_true",
                         help="also profile the three tracker cycles")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="repeat the three cycles on fresh stores and report medians "
+                             "(for machines whose speed drifts)")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
     args = parser.parse_args(argv)
     n = args.pages
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     if not TRACKER.exists():
         print(f"error: {TRACKER} missing: .venv/bin/pip install -e .", file=sys.stderr)
         return 2
@@ -444,56 +538,27 @@ def main(argv: list[str] | None = None) -> int:
                          str(tmp / "warm-urlwatch" / "cache.db")], tmp / "warm-urlwatch",
                         dict(os.environ, HOME=str(tmp / "warm-urlwatch")))
 
-            # tracker
-            twork = tmp / "tracker"
-            config = write_tracker_config(twork, server, n, args.concurrency, args.workers)
-            expected = {1: 1, 2: 1, 3: 2}
-            for k, (cycle, version) in enumerate(CYCLES, 1):
-                pages.write(www, version)
-                run = measure([str(TRACKER), "--config", str(config), "check", "--all"], twork)
-                results["tracker"][cycle] = run
-                if run.rc != 0:
-                    problems.append(f"tracker cycle {cycle}: exit {run.rc}: "
-                                    f"{run.err.strip()[-1500:]}")
-                counts = tracker_versions(config, twork, problems)
-                wrong = {name: v for name, v in counts.items() if v != expected[k]}
-                verdict = "OK" if not wrong and len(counts) == n else "WRONG"
-                if verdict == "WRONG":
-                    sample = dict(list(wrong.items())[:5])
-                    problems.append(f"after cycle {k} ({cycle}): {len(wrong)} of {len(counts)} "
-                                    f"targets do not have {expected[k]} version(s), e.g. "
-                                    f"{sample}")
-                run.out = f"{summary_line(run.out)}; versions per target == {expected[k]}: " \
-                          f"{verdict} ({sum(counts.values())} versions in all)"
-            store_mb = du_mb(twork / "t.db", twork / "t.db-wal", twork / "snapshots")
-            snap_mb = du_mb(twork / "snapshots")
-
-            # urlwatch
-            if uw is not None:
-                uwork = tmp / "urlwatch"
-                jobs, cfg = write_urlwatch_files(uwork, server, n)
-                env = dict(os.environ, HOME=str(uwork), XDG_CONFIG_HOME=str(uwork / "xdg"),
-                           XDG_CACHE_HOME=str(uwork / "xdg-cache"))
-                want = {"first": ("NEW", n), "unchanged": ("CHANGED", 0),
-                        "changed": ("CHANGED", n)}
-                for cycle, version in CYCLES:
-                    pages.write(www, version)
-                    run = measure([str(uw), "--urls", str(jobs), "--config", str(cfg),
-                                   "--cache", str(uwork / "cache.db")], uwork, env)
-                    results["urlwatch"][cycle] = run
-                    counts = urlwatch_counts(run.out)
-                    key, value = want[cycle]
-                    ok = counts.get(key, 0) == value and not counts.get("ERROR")
-                    if run.rc != 0 or not ok:
-                        problems.append(f"urlwatch cycle {cycle}: rc {run.rc}, reported "
-                                        f"{dict(counts)} (expected {key}={value}) "
-                                        f"{run.err.strip()[-500:]}")
-                    run.out = f"reported {dict(counts) or 'nothing'}"
-                uw_cache_mb = du_mb(uwork / "cache.db")
+            rounds = [run_round(r, tmp, server, pages, www, n, args, uw, problems)
+                      for r in range(args.rounds)]
+            results = {tool: {cycle: median_run([rd.runs[tool][cycle] for rd in rounds])
+                              for cycle, _ in CYCLES if cycle in rounds[0].runs[tool]}
+                       for tool in ("tracker", "urlwatch")}
+            store_mb, snap_mb, uw_cache_mb = (rounds[-1].store_mb, rounds[-1].snap_mb,
+                                              rounds[-1].uw_cache_mb)
 
             print(f"\nN={n}; wall = seconds, cpu = user+sys seconds of the tool's process(es); "
                   f"load average now {os.getloadavg()[0]:.1f} (at start {load_start:.1f}) on "
                   f"{os.cpu_count()} CPUs")
+            if args.rounds > 1:
+                print(f"{args.rounds} rounds on fresh stores, the tools alternating within each "
+                      "cycle; times are medians, RSS the maximum; every round's wall times:")
+                for tool in ("tracker", "urlwatch"):
+                    for cycle, _ in CYCLES:
+                        walls = [rd.runs[tool][cycle].wall for rd in rounds
+                                 if cycle in rd.runs[tool]]
+                        if walls:
+                            print(f"  {tool:<8} {cycle:<10} "
+                                  + " ".join(f"{w:6.2f}" for w in walls))
             print("RSS = peak RSS of the largest single process (ru_maxrss); sum = peak of the "
                   "summed PSS of the process tree (worker pool included), polled every 50 ms")
             print(f"{'':<10} {'-------------- tracker --------------':>45}   "
@@ -515,8 +580,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(line)
             print()
             for cycle, _ in CYCLES:
-                print(f"tracker  {cycle:<10} {results['tracker'][cycle].out}")
-            for cycle, run in results["urlwatch"].items():
+                print(f"tracker  {cycle:<10} {rounds[-1].runs['tracker'][cycle].out}")
+            for cycle, run in rounds[-1].runs["urlwatch"].items():
                 print(f"urlwatch {cycle:<10} {run.out}")
             peak = max(r.rss_mb for r in results["tracker"].values())
             tree = max(r.tree_mb for r in results["tracker"].values())
