@@ -142,3 +142,22 @@ def test_a_command_leaves_all_output_and_a_closed_database(page_server, config: 
     assert database.exists() and not Path(f"{database}-wal").exists()  # WAL folded back in
     listed = json.loads(run("list", "--format", "json", config=config).stdout)
     assert len(listed) == 60
+
+
+def test_check_releases_the_config_target_list_only_after_syncing_it(tmp_path: Path) -> None:
+    from tracker.cli import Context
+
+    path = tmp_path / "config.toml"
+    path.write_text('[[targets]]\nname = "acme"\nurl = "http://127.0.0.1:9/privacy"\n',
+                    encoding="utf-8")
+    context = Context(str(path))
+    with pytest.raises(RuntimeError):
+        context.config_without_targets()  # not synced yet: the list would be lost
+    store = context.store
+    released = context.config_without_targets()
+    assert released.targets == [] and context.config is released
+    from tracker.targets import enabled_targets
+
+    with store.session() as session:
+        assert [t.name for t in enabled_targets(session)] == ["acme"]  # the database keeps it
+    context.close()

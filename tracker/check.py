@@ -40,7 +40,7 @@ QUARANTINED = "quarantined"
 FAILED = "failed"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CheckOutcome:
     """What one check did, for the progress display, the daemon's log and the alerts."""
 
@@ -68,7 +68,7 @@ def fetch_settings(config: Config) -> FetchSettings:
                          max_retry_after=f.max_retry_after)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Previous:
     etag: str | None
     last_modified: str | None

@@ -141,6 +141,17 @@ class Context:
             self._store = store
         return self._store
 
+    def config_without_targets(self) -> Config:
+        """The config with its target list released, once the store has synced that list.
+
+        From then on the database is the targets' source of truth, and a long list costs ~1 KB
+        per target that a check cycle (and every process it forks) would otherwise carry.
+        """
+        if self._store is None:
+            raise RuntimeError("open the store (which syncs the config's targets) first")
+        self._config = self.config.model_copy(update={"targets": []})
+        return self._config
+
     def close(self) -> None:
         """Close the database when the command ends (SQLite folds its WAL back in then)."""
         if self._store is not None:
@@ -253,8 +264,9 @@ def check(ctx: typer.Context,
     if not specs:
         out.print("no targets to check: tracker add NAME URL, or list them in config.toml")
         return
+    config = c.config_without_targets()
     if quiet or len(specs) == 1 or not err.is_terminal:
-        outcomes = run_checks(c.config, store, specs)
+        outcomes = run_checks(config, store, specs)
     else:
         progress = _progress("checking")
         with progress:
@@ -263,7 +275,7 @@ def check(ctx: typer.Context,
             def done(_: CheckOutcome) -> None:
                 progress.advance(task)
 
-            outcomes = run_checks(c.config, store, specs, done)
+            outcomes = run_checks(config, store, specs, done)
     if quiet:
         return
     _print_outcomes(outcomes)

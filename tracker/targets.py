@@ -20,7 +20,7 @@ class TargetError(Exception):
     """A user-facing problem with a target name (unknown, duplicate, managed by config)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TargetSpec:
     """A target as the pipeline needs it (plain data, safe to pass to worker processes)."""
 
