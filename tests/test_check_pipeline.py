@@ -282,3 +282,49 @@ def test_a_cycle_holds_a_fixed_crew_of_tasks_not_one_per_target(tmp_path, page_s
     assert sorted(o.target for o in outcomes) == sorted(p.strip("/") for p in paths)
     assert {o.result for o in outcomes} == {"first_version"}
     assert 0 < peak <= 8  # the crew of 4 (2 x concurrency), the writer and the caller
+
+
+def test_previous_state_is_read_a_chunk_at_a_time(tmp_path, page_server, monkeypatch) -> None:
+    """Validators and latest versions are read per chunk as the crew reaches it, and every
+    target still gets its own."""
+    import asyncio
+
+    from tracker import check
+
+    paths = [f"/chunk{i}" for i in range(23)]
+
+    def page(i: int):
+        def handler(request: Request):
+            if request.headers.get("if-none-match") == f'"e{i}"':
+                return 304, {"ETag": f'"e{i}"'}, b""
+            return 200, {"Content-Type": "text/html; charset=utf-8", "ETag": f'"e{i}"'}, \
+                policy(token=f"c{i}").encode()
+        return handler
+
+    for i, path in enumerate(paths):
+        page_server.routes[path] = page(i)
+    config = parse_config({
+        "fetch": {"per_host_delay": 0, "timeout": 5, "retries": 1, "workers": 1,
+                  "concurrency": 4, "per_host_concurrency": 4},
+        "targets": [{"name": p.strip("/"), "url": page_server.url(p)} for p in paths],
+    }, tmp_path / "config.toml")
+    store = Store.open(config)
+    with store.session() as session:
+        sync_config_targets(session, config)
+        specs = enabled_targets(session)
+    monkeypatch.setattr(check, "_PREVIOUS_CHUNK", 5)
+    reads: list[int] = []
+    load = check.Checker._load_previous
+
+    def counting_load(self, target_ids):
+        reads.append(len(target_ids))
+        return load(self, target_ids)
+
+    monkeypatch.setattr(check.Checker, "_load_previous", counting_load)
+    first = asyncio.run(check.Checker(config, store).check_many(specs))
+    assert {o.result for o in first} == {"first_version"}
+    assert reads == [5, 5, 5, 5, 3]
+    second = asyncio.run(check.Checker(config, store).check_many(specs))
+    # Each page answers 304 only to its own ETag: every target was paired with its own state.
+    assert sorted(o.target for o in second) == sorted(p.strip("/") for p in paths)
+    assert {o.result for o in second} == {"not_modified"}

@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import signal
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -80,6 +80,8 @@ class _Previous:
 
 
 _NO_PREVIOUS = _Previous(None, None, None, None, None)
+#: Targets whose previous state is read per query (and held at once during a cycle).
+_PREVIOUS_CHUNK = 500
 #: Outcomes recorded per write transaction, and how long the writer waits to fill one.
 _WRITE_BATCH = 100
 _WRITE_LINGER = 0.25
@@ -123,31 +125,29 @@ class Checker:
                          fetcher: Fetcher | None = None) -> list[CheckOutcome]:
         """Check targets concurrently; politeness is the fetcher's job, memory is bounded here.
 
-        Previous state is read in one query up front, and outcomes are written by a single
-        writer in batched transactions: per-target round trips, not parsing, would otherwise
-        dominate a cycle of a thousand unchanged pages.
+        Previous state is read a few hundred targets at a time, and outcomes are written by a
+        single writer in batched transactions: per-target round trips, not parsing, would
+        otherwise dominate a cycle of a thousand unchanged pages.
         """
         targets = list(targets)
         own_fetcher = fetcher is None
         if fetcher is None:
             fetcher = Fetcher(fetch_settings(self.config))
             await fetcher.__aenter__()
-        previous = self._load_previous([t.id for t in targets])
         outcomes: list[CheckOutcome] = []
         # Bounded, so fetching waits for the writer instead of piling pages up in memory.
         queue: asyncio.Queue[_Pending | None] = asyncio.Queue(maxsize=2 * _WRITE_BATCH)
         # A fixed crew of workers takes targets one by one from a shared iterator: in-flight
         # pages stay bounded, and so does everything else (a task per target would cost
         # ~1.5 KB each, 150 MB for 100k targets, before a single page is fetched).
-        remaining = iter(targets)
+        remaining = self._with_previous(targets)
 
         async def work() -> None:
-            for spec in remaining:
+            for spec, previous in remaining:
                 if spec.source == "wayback":
                     _report(await self._check_archive(spec))
                     continue
-                pending = await self._fetch_and_analyze(spec, fetcher,
-                                                        previous.get(spec.id, _NO_PREVIOUS))
+                pending = await self._fetch_and_analyze(spec, fetcher, previous)
                 await queue.put(pending)
 
         def _report(outcome: CheckOutcome) -> None:
@@ -327,6 +327,19 @@ class Checker:
         return [CheckOutcome(p.spec.name, p.spec.id, s["kind"]) for p, s in
                 zip(batch, states, strict=True)]
 
+    def _with_previous(self, targets: list[TargetSpec]
+                       ) -> Iterator[tuple[TargetSpec, _Previous]]:
+        """Targets with their previous state, read a chunk at a time as the crew gets there.
+
+        The crew's coroutines share this generator; each ``next()`` runs to completion without
+        awaiting, so a chunk is read once. Memory for previous state stays at one chunk.
+        """
+        for start in range(0, len(targets), _PREVIOUS_CHUNK):
+            chunk = targets[start:start + _PREVIOUS_CHUNK]
+            previous = self._load_previous([spec.id for spec in chunk])
+            for spec in chunk:
+                yield spec, previous.get(spec.id, _NO_PREVIOUS)
+
     def _load_previous(self, target_ids: list[int]) -> dict[int, _Previous]:
         """Validators, fingerprints and latest versions of many targets, in two queries.
 
@@ -335,8 +348,8 @@ class Checker:
         """
         found: dict[int, _Previous] = {}
         with Session(self.store.engine) as session:
-            for chunk_start in range(0, len(target_ids), 500):
-                chunk = target_ids[chunk_start:chunk_start + 500]
+            for chunk_start in range(0, len(target_ids), _PREVIOUS_CHUNK):
+                chunk = target_ids[chunk_start:chunk_start + _PREVIOUS_CHUNK]
                 states = {row[0]: row for row in session.execute(
                     select(FetchState.target_id, FetchState.etag, FetchState.last_modified,
                            FetchState.last_fingerprint, FetchState.consecutive_failures)
