@@ -161,3 +161,21 @@ def test_check_releases_the_config_target_list_only_after_syncing_it(tmp_path: P
     with store.session() as session:
         assert [t.name for t in enabled_targets(session)] == ["acme"]  # the database keeps it
     context.close()
+
+
+def test_a_quiet_check_that_records_a_change_never_imports_rich(page_server, config) -> None:
+    """rich (~25 ms, a few MB per process) is for terminals; a cron or daemon check skips it."""
+    page_server.html("/p", policy())
+    run("add", "acme", page_server.url("/p"), config=config)
+    run("check", "--all", "--quiet", config=config)
+    page_server.html("/p", policy(retention="24 months"))
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "tracker", "--config",
+                             str(config), "check", "--all", "--quiet"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    imported = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()
+                if line.startswith("import time:")]
+    assert "tracker.record_bulk" in imported  # the new version took the recording path
+    assert "tracker.render" in imported
+    assert not [name for name in imported if name == "rich" or name.startswith("rich.")]
+    assert "material" in run("history", "acme", config=config).stdout

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from html import escape
-
-from rich.console import Group
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from .compare.align import ADDED, CHANGED, EQUAL, MOVED, REMOVED, align
 from .compare.worddiff import DELETE, INSERT, Span, word_diff
 from .document import Document
+
+if TYPE_CHECKING:
+    from rich.console import Group
 
 SECTION_SEPARATOR = " › "
 
@@ -160,6 +161,12 @@ def _marked(span: Span) -> str:
 # --- terminal (rich) --------------------------------------------------------------------
 
 def render_rich(report: Report) -> Group:
+    # rich is imported here, not at the top: a check cycle imports this module (through the
+    # alert rules) for every new version but never draws on a terminal, and rich costs
+    # ~25 ms and a few MB per process.
+    from rich.console import Group
+    from rich.text import Text
+
     parts: list[Text] = []
     title = Text(report.title + "  " if report.title else "", style="bold")
     title.append(f"{report.old_label} → {report.new_label}", style="dim")
