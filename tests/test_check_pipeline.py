@@ -328,3 +328,42 @@ def test_previous_state_is_read_a_chunk_at_a_time(tmp_path, page_server, monkeyp
     # Each page answers 304 only to its own ETag: every target was paired with its own state.
     assert sorted(o.target for o in second) == sorted(p.strip("/") for p in paths)
     assert {o.result for o in second} == {"not_modified"}
+
+
+def test_hosts_take_turns_so_one_sites_delays_do_not_hold_the_others(tmp_path) -> None:
+    """Five pages of site A listed before site B: B's first request must not wait for A's
+    politeness delays (with A's pages first in line, every worker would be queued on A)."""
+    import asyncio
+
+    from tracker.check import Checker
+
+    site_a, site_b = PageServer().start(), PageServer().start()
+    arrivals: list[str] = []
+    try:
+        for name, server, count in (("a", site_a, 5), ("b", site_b, 2)):
+            for i in range(count):
+                body = policy(token=f"{name}{i}").encode()
+
+                def handler(_request, name=name, i=i, body=body):
+                    arrivals.append(f"{name}{i}")
+                    return 200, {"Content-Type": "text/html; charset=utf-8"}, body
+
+                server.routes[f"/{name}{i}"] = handler
+        targets = [{"name": f"a{i}", "url": site_a.url(f"/a{i}")} for i in range(5)] + \
+                  [{"name": f"b{i}", "url": site_b.url(f"/b{i}")} for i in range(2)]
+        config = parse_config({
+            "fetch": {"per_host_delay": 0.4, "timeout": 5, "retries": 0, "workers": 1,
+                      "concurrency": 2, "per_host_concurrency": 1},
+            "targets": targets,
+        }, tmp_path / "config.toml")
+        store = Store.open(config)
+        with store.session() as session:
+            sync_config_targets(session, config)
+            specs = enabled_targets(session)
+        assert [s.name for s in specs][:5] == [f"a{i}" for i in range(5)]
+        outcomes = asyncio.run(Checker(config, store).check_many(specs))
+    finally:
+        site_a.stop()
+        site_b.stop()
+    assert {o.result for o in outcomes} == {"first_version"} and len(outcomes) == 7
+    assert arrivals.index("b0") < arrivals.index("a1")

@@ -85,3 +85,18 @@ def test_a_sync_with_nothing_to_change_writes_nothing(tmp_path: Path) -> None:
         sync_config_targets(session, config)
     assert statements and not {"INSERT", "UPDATE", "DELETE"} & set(statements), statements
     store.close()
+
+
+def test_a_cycle_takes_hosts_in_turns_keeping_each_hosts_order() -> None:
+    from tracker.targets import TargetSpec, interleave_hosts
+
+    def spec(i: int, url: str) -> TargetSpec:
+        return TargetSpec(i, f"t{i}", url, (), (), "live", None, (), (), True)
+
+    targets = [spec(1, "https://a.example/1"), spec(2, "https://A.example/2"),
+               spec(3, "https://a.example/3"), spec(4, "https://b.example/1"),
+               spec(5, "https://c.example:8443/1"), spec(6, "https://b.example/2")]
+    assert [t.id for t in interleave_hosts(targets)] == [1, 4, 5, 2, 6, 3]
+    single = targets[:3]
+    assert interleave_hosts(single) == single
+    assert interleave_hosts([]) == []

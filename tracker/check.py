@@ -28,7 +28,7 @@ from .history import latest_version, latest_versions_query, record_version
 from .models import Change, CheckLog, FetchState, Snapshot, Version
 from .normalize import NORMALIZER_VERSION
 from .store import Store
-from .targets import TargetSpec, fetch_state
+from .targets import TargetSpec, fetch_state, interleave_hosts
 
 log = logging.getLogger("tracker.check")
 
@@ -140,7 +140,7 @@ class Checker:
         # A fixed crew of workers takes targets one by one from a shared iterator: in-flight
         # pages stay bounded, and so does everything else (a task per target would cost
         # ~1.5 KB each, 150 MB for 100k targets, before a single page is fetched).
-        remaining = self._with_previous(targets)
+        remaining = self._with_previous(interleave_hosts(targets))
 
         async def work() -> None:
             for spec, previous in remaining:

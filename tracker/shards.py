@@ -18,7 +18,6 @@ import signal
 import threading
 from collections import defaultdict
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 from .check import Checker, CheckOutcome
 from .config import Config
@@ -47,8 +46,7 @@ def plan_shards(targets: list[TargetSpec], shards: int,
         return plan
     by_host: dict[str, list[TargetSpec]] = defaultdict(list)
     for target in targets:
-        parts = urlsplit(target.url)
-        by_host[parts.netloc.lower()].append(target)
+        by_host[target.host].append(target)
     for group in sorted(by_host.values(), key=len, reverse=True):
         min(plan, key=len).extend(group)  # largest hosts first onto the lightest shard
     return [shard for shard in plan if shard]

@@ -8,7 +8,9 @@ Either way the rest of the program sees one table.
 from __future__ import annotations
 
 import json
+from collections import deque
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from sqlmodel import Session, col, select
 
@@ -35,6 +37,11 @@ class TargetSpec:
     recipients: tuple[str, ...]
     enabled: bool
 
+    @property
+    def host(self) -> str:
+        """The host (and port) politeness limits apply to, lower-cased."""
+        return urlsplit(self.url).netloc.lower()
+
     @classmethod
     def of(cls, row: Target) -> TargetSpec:
         assert row.id is not None
@@ -42,6 +49,29 @@ class TargetSpec:
                    tuple(json.loads(row.remove_json)), row.source, row.schedule,
                    tuple(json.loads(row.tags_json)), tuple(json.loads(row.recipients_json)),
                    row.enabled)
+
+
+def interleave_hosts(targets: list[TargetSpec]) -> list[TargetSpec]:
+    """Targets in turns across hosts (a1, b1, a2, b2, ...), each host's own order kept.
+
+    A cycle's workers take targets in order and wait for the host's politeness limits; fifty
+    pages of one site listed together would hold every worker on that site's delays while
+    other sites sat idle. Taken in turns, the hosts' delays run side by side.
+    """
+    by_host: dict[str, list[TargetSpec]] = {}
+    for target in targets:
+        by_host.setdefault(target.host, []).append(target)
+    if len(by_host) <= 1:
+        return list(targets)
+    turns = deque(iter(queue) for queue in by_host.values())
+    ordered: list[TargetSpec] = []
+    while turns:
+        queue = turns.popleft()
+        target = next(queue, None)
+        if target is not None:
+            ordered.append(target)
+            turns.append(queue)
+    return ordered
 
 
 def _columns(spec: TargetConfig) -> dict[str, object]:
