@@ -60,6 +60,15 @@ def env_factory(tmp_path: Path, page_server: PageServer):
     return lambda paths: Env(tmp_path, page_server, paths)
 
 
+def synced_store(config) -> tuple[Store, list]:
+    """A store whose targets are the config's, and those targets as the pipeline takes them."""
+    store = Store.open(config)
+    with store.session() as session:
+        sync_config_targets(session, config)
+        specs = enabled_targets(session)
+    return store, specs
+
+
 def test_first_check_unchanged_then_material_change(page_server, env_factory) -> None:
     page_server.html("/p", policy())
     env = env_factory(["/p"])
@@ -197,10 +206,7 @@ def test_unreachable_host_is_a_failure_not_a_crash(tmp_path) -> None:
     config = parse_config({"fetch": {"timeout": 1, "retries": 0},
                            "targets": [{"name": "gone", "url": "http://127.0.0.1:9/x"}]},
                           tmp_path / "config.toml")
-    store = Store.open(config)
-    with store.session() as session:
-        sync_config_targets(session, config)
-        specs = enabled_targets(session)
+    store, specs = synced_store(config)
     outcomes = run_checks(config, store, specs)
     assert [o.result for o in outcomes] == ["failed"]
     assert outcomes[0].detail
@@ -268,10 +274,7 @@ def test_a_cycle_holds_a_fixed_crew_of_tasks_not_one_per_target(tmp_path, page_s
                   "concurrency": 2, "per_host_concurrency": 2},
         "targets": [{"name": p.strip("/"), "url": page_server.url(p)} for p in paths],
     }, tmp_path / "config.toml")
-    store = Store.open(config)
-    with store.session() as session:
-        sync_config_targets(session, config)
-        specs = enabled_targets(session)
+    store, specs = synced_store(config)
     peak = 0
 
     def on_done(_outcome) -> None:
@@ -308,10 +311,7 @@ def test_previous_state_is_read_a_chunk_at_a_time(tmp_path, page_server, monkeyp
                   "concurrency": 4, "per_host_concurrency": 4},
         "targets": [{"name": p.strip("/"), "url": page_server.url(p)} for p in paths],
     }, tmp_path / "config.toml")
-    store = Store.open(config)
-    with store.session() as session:
-        sync_config_targets(session, config)
-        specs = enabled_targets(session)
+    store, specs = synced_store(config)
     monkeypatch.setattr(check, "_PREVIOUS_CHUNK", 5)
     reads: list[int] = []
     load = check.Checker._load_previous
@@ -356,10 +356,7 @@ def test_hosts_take_turns_so_one_sites_delays_do_not_hold_the_others(tmp_path) -
                       "concurrency": 2, "per_host_concurrency": 1},
             "targets": targets,
         }, tmp_path / "config.toml")
-        store = Store.open(config)
-        with store.session() as session:
-            sync_config_targets(session, config)
-            specs = enabled_targets(session)
+        store, specs = synced_store(config)
         assert [s.name for s in specs][:5] == [f"a{i}" for i in range(5)]
         outcomes = asyncio.run(Checker(config, store).check_many(specs))
     finally:
