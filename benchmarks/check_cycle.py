@@ -44,6 +44,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import median
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -391,11 +392,6 @@ class Round:
 
 def median_run(runs: list[Run]) -> Run:
     """Median wall and CPU time over rounds; the worst memory figures."""
-    def median(values: list[float]) -> float:
-        ordered = sorted(values)
-        middle = len(ordered) // 2
-        return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
     return Run(median([r.wall for r in runs]), median([r.cpu for r in runs]),
                max(r.rss_mb for r in runs), max(r.tree_mb for r in runs),
                max(r.rc for r in runs), runs[-1].out, runs[-1].err)
