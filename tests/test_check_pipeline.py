@@ -60,6 +60,14 @@ def env_factory(tmp_path: Path, page_server: PageServer):
     return lambda paths: Env(tmp_path, page_server, paths)
 
 
+def local_config(tmp_path: Path, server: PageServer, paths: list[str], **fetch):
+    """A config watching ``paths`` of the local server at full speed (``fetch`` overrides)."""
+    return parse_config({
+        "fetch": {"per_host_delay": 0, "timeout": 5, "retries": 1, **fetch},
+        "targets": [{"name": p.strip("/"), "url": server.url(p)} for p in paths],
+    }, tmp_path / "config.toml")
+
+
 def synced_store(config) -> tuple[Store, list]:
     """A store whose targets are the config's, and those targets as the pipeline takes them."""
     store = Store.open(config)
@@ -218,11 +226,8 @@ def test_large_cycle_runs_in_shards_and_records_everything_once(tmp_path, page_s
     paths = [f"/p{i}" for i in range(90)]
     for i, path in enumerate(paths):
         page_server.html(path, policy(token=f"a{i}"))
-    config = parse_config({
-        "fetch": {"per_host_delay": 0, "timeout": 5, "retries": 1, "backoff": 0.01,
-                  "workers": 2, "concurrency": 8, "per_host_concurrency": 8},
-        "targets": [{"name": p.strip("/"), "url": page_server.url(p)} for p in paths],
-    }, tmp_path / "config.toml")
+    config = local_config(tmp_path, page_server, paths, backoff=0.01, workers=2, concurrency=8,
+                          per_host_concurrency=8)
     store = Store.open(config)
     with store.session() as session:
         sync_config_targets(session, config)
@@ -269,11 +274,8 @@ def test_a_cycle_holds_a_fixed_crew_of_tasks_not_one_per_target(tmp_path, page_s
     paths = [f"/crew{i}" for i in range(120)]
     for i, path in enumerate(paths):
         page_server.html(path, policy(token=f"k{i}"))
-    config = parse_config({
-        "fetch": {"per_host_delay": 0, "timeout": 5, "retries": 1, "workers": 1,
-                  "concurrency": 2, "per_host_concurrency": 2},
-        "targets": [{"name": p.strip("/"), "url": page_server.url(p)} for p in paths],
-    }, tmp_path / "config.toml")
+    config = local_config(tmp_path, page_server, paths, workers=1, concurrency=2,
+                          per_host_concurrency=2)
     store, specs = synced_store(config)
     peak = 0
 
@@ -306,11 +308,8 @@ def test_previous_state_is_read_a_chunk_at_a_time(tmp_path, page_server, monkeyp
 
     for i, path in enumerate(paths):
         page_server.routes[path] = page(i)
-    config = parse_config({
-        "fetch": {"per_host_delay": 0, "timeout": 5, "retries": 1, "workers": 1,
-                  "concurrency": 4, "per_host_concurrency": 4},
-        "targets": [{"name": p.strip("/"), "url": page_server.url(p)} for p in paths],
-    }, tmp_path / "config.toml")
+    config = local_config(tmp_path, page_server, paths, workers=1, concurrency=4,
+                          per_host_concurrency=4)
     store, specs = synced_store(config)
     monkeypatch.setattr(check, "_PREVIOUS_CHUNK", 5)
     reads: list[int] = []
