@@ -274,3 +274,40 @@ def test_json_round_trip_and_contract_keys() -> None:
     assert restored == result
     assert restored.summary() == ("material: retention P12M\u2192P24M "
                                   "(effective date 2018-05-24 \u2192 2020-01-03)")
+
+
+def test_download_cut_off_mid_sentence_is_suspect() -> None:
+    body = "\n\n".join(f"Paragraph {i}: we describe how we handle personal data in detail "
+                       "for this particular part of the service." for i in range(40))
+    old = BASE + "\n" + body
+    new = BASE + "\n" + body[:int(len(body) * 0.7)].rstrip(" .:") + " and then the text stops"
+    result = compare(old, new)
+    assert result.suspect and "stops mid-sentence" in (result.suspect_reason or "")
+
+
+EDITS = [
+    ("12 months", "18 months"),
+    ("We do not sell", "We may sell"),
+    ("## Sharing\n", "## Sharing\n\nWe share location data with advertisers.\n"),
+    ("3. You may object to processing.\n", ""),
+    ("May 24, 2018", "June 1, 2020"),
+    ("## Children\n\nOur service is not directed to children under 13.\n", ""),
+    ("Write to privacy@example.com", "Write to legal@example.com"),
+]
+
+
+def test_setting_shared_blocks_aside_changes_no_result(monkeypatch) -> None:
+    """Comparing only the edited stretch gives what comparing everything gives."""
+    from tracker.compare import semantic
+
+    def compare_all(old: str, new: str) -> dict:
+        return compare(old, new).to_json_dict()
+
+    trimmed = [compare_all(BASE, BASE.replace(a, b)) for a, b in EDITS]
+    trimmed += [compare_all(BASE.replace(a, b), BASE) for a, b in EDITS]
+    monkeypatch.setattr(semantic, "common_ends", lambda old, new: (0, 0))
+    full = [compare_all(BASE, BASE.replace(a, b)) for a, b in EDITS]
+    full += [compare_all(BASE.replace(a, b), BASE) for a, b in EDITS]
+    assert all(BASE.replace(a, b) != BASE for a, b in EDITS)
+    assert trimmed == full
+    assert sum(r["material"] for r in trimmed) >= len(EDITS)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from tracker.compare.text import loose_key, sentences_of, split_sentences, tokens_of
+from tracker.compare.text import (
+    common_ends,
+    loose_key,
+    sentences_of,
+    split_sentences,
+    tokens_of,
+)
 from tracker.normalize import parse_markdown
 
 
@@ -45,3 +51,20 @@ def test_sentences_drop_list_numbering() -> None:
     renumbered = parse_markdown("# Rights\n\n3. You may access your data.\n4. You may delete it.\n")
     assert keys == [s.key for s in sentences_of(renumbered) if s.kind == "item"]
     assert keys[0] == "youmayaccessyourdata"
+
+
+def test_common_ends_counts_shared_blocks_at_both_ends_without_overlap() -> None:
+    old = parse_markdown("# T\n\nAlpha.\n\nBeta.\n\nGamma.\n\nOmega.\n")
+    new = parse_markdown("# T\n\nAlpha.\n\nBeta changed.\n\nGamma.\n\nOmega.\n")
+    assert common_ends(old, new) == (2, 2)
+    assert common_ends(old, old) == (5, 0)  # all shared: nothing left over for the tail
+    repeated = parse_markdown("Same.\n\nOther.\n\nSame.\n")
+    assert common_ends(repeated, parse_markdown("Same.\n\nSame.\n")) == (1, 1)
+    heading = parse_markdown("# Alpha.\n")
+    assert common_ends(heading, parse_markdown("Alpha.\n")) == (0, 0)  # kind counts too
+
+
+def test_sentences_of_a_stretch_keep_their_block_numbers() -> None:
+    doc = parse_markdown("# T\n\nOne. Two.\n\nThree.\n")
+    stretch = sentences_of(doc, 1, 2)
+    assert [(s.index, s.block, s.text) for s in stretch] == [(0, 1, "One."), (1, 1, "Two.")]

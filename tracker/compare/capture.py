@@ -13,6 +13,9 @@ from .text import Sentence
 
 #: Below this share of the old word count, the new version is a collapse.
 COLLAPSE_RATIO = 0.4
+#: Below this share (and stopping mid-sentence), the new version may be a cut-off download.
+#: Every verdict needs the new text under this share of the old (COLLAPSE_RATIO is lower).
+CUT_RATIO = 0.85
 #: Documents shorter than this (words) are too small to judge.
 MIN_WORDS = 150
 
@@ -27,7 +30,7 @@ def suspect_capture(old: Document, new: Document, old_sentences: list[Sentence],
     if new_words < COLLAPSE_RATIO * old_words:
         share = round(100 * new_words / old_words)
         return f"most of the text is gone: {new_words} of {old_words} words remain ({share}%)"
-    if new_words < 0.85 * old_words and new.blocks:
+    if new_words < CUT_RATIO * old_words and new.blocks:
         last = new.blocks[-1].text.rstrip(" *_")
         if last and last[-1].isalnum() and len(last.split()) >= 6 and _prefix_kept(
                 old_sentences, new_sentences):

@@ -2,7 +2,8 @@
 
 Entry point for the CLI (`tracker compare`), the check pipeline and the benchmark. The stages:
 
-1. split both documents into sentences with comparison tokens (:mod:`.text`);
+1. set aside the blocks both versions share at the start and the end, and split the rest of
+   each into sentences with comparison tokens (:mod:`.text`);
 2. judge whether the new version is a broken capture (:mod:`.capture`) — then nothing else is
    reported as a change;
 3. compare the policies' own effective dates (:mod:`.extractors.dates`);
@@ -15,7 +16,7 @@ The result follows the contract in docs/TAXONOMY.md (see :mod:`.findings`).
 from __future__ import annotations
 
 from ..document import Document
-from .capture import suspect_capture
+from .capture import CUT_RATIO, suspect_capture
 from .classify import Classifier
 from .extractors.dates import extract_effective_date as _extract_effective_date
 from .extractors.dates import find_effective_date
@@ -30,7 +31,7 @@ from .findings import (
 )
 from .lexicons import EFFECTIVE_DATE
 from .sentdiff import diff_sentences
-from .text import sentences_of
+from .text import Sentence, common_ends, sentences_of
 
 __all__ = ["Comparison", "Finding", "compare_documents", "extract_effective_date"]
 
@@ -42,11 +43,15 @@ def extract_effective_date(doc: Document) -> str | None:
 
 def compare_documents(old: Document, new: Document) -> Comparison:
     """Compare two versions of a policy and say what changed in meaning."""
-    old_sentences = sentences_of(old)
-    new_sentences = sentences_of(new)
+    # Only the stretch between the blocks both versions share can hold an edit.
+    head, tail = common_ends(old, new)
+    old_sentences = sentences_of(old, head, len(old.blocks) - tail)
+    new_sentences = sentences_of(new, head, len(new.blocks) - tail)
     identical = [s.key for s in old_sentences] == [s.key for s in new_sentences]
 
-    reason = None if identical else suspect_capture(old, new, old_sentences, new_sentences)
+    reason = None
+    if not identical:
+        reason = _suspect(old, new, old_sentences, new_sentences, trimmed=bool(head or tail))
     if reason:
         return Comparison(material=False, noise_only=False, categories=[], effective_date=None,
                           findings=[], suspect=True, suspect_reason=reason)
@@ -86,3 +91,20 @@ def compare_documents(old: Document, new: Document) -> Comparison:
         effective_date=effective_date,
         findings=findings,
     )
+
+
+def _suspect(old: Document, new: Document, old_sentences: list[Sentence],
+             new_sentences: list[Sentence], trimmed: bool) -> str | None:
+    """:func:`suspect_capture` on the whole documents, split in full only when it can matter.
+
+    Every verdict needs the new text under ``CUT_RATIO`` of the old words. Shared blocks
+    add the same count to both sides, so unless the edited stretch itself lost that much the
+    answer is no, and the shared blocks need no splitting.
+    """
+    if trimmed:
+        old_words = sum(len(s.tokens) for s in old_sentences)
+        new_words = sum(len(s.tokens) for s in new_sentences)
+        if new_words >= CUT_RATIO * old_words:
+            return None
+        old_sentences, new_sentences = sentences_of(old), sentences_of(new)
+    return suspect_capture(old, new, old_sentences, new_sentences)

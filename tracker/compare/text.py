@@ -186,10 +186,33 @@ def proper_words(text: str) -> frozenset[str]:
     return frozenset(out)
 
 
-def sentences_of(doc: Document) -> list[Sentence]:
-    """All sentences of a document in order; headings and table rows stay whole."""
+def common_ends(old: Document, new: Document) -> tuple[int, int]:
+    """How many leading and trailing blocks two documents share (same kind, same text).
+
+    A new version usually edits a few paragraphs of a long policy; the shared blocks at both
+    ends yield identical sentences on both sides, so the comparison can skip splitting and
+    aligning them (the way text diffs strip a common prefix and suffix first).
+    """
+    a, b = old.blocks, new.blocks
+    limit = min(len(a), len(b))
+    head = 0
+    while head < limit and a[head].kind == b[head].kind and a[head].text == b[head].text:
+        head += 1
+    tail = 0
+    while (tail < limit - head and a[-1 - tail].kind == b[-1 - tail].kind
+           and a[-1 - tail].text == b[-1 - tail].text):
+        tail += 1
+    return head, tail
+
+
+def sentences_of(doc: Document, start: int = 0, stop: int | None = None) -> list[Sentence]:
+    """The sentences of blocks ``start:stop`` in order; headings and table rows stay whole.
+
+    ``index`` counts from the first sentence returned, ``block`` is the block's own number.
+    """
     out: list[Sentence] = []
-    for number, block in enumerate(doc.blocks):
+    blocks = doc.blocks if start == 0 and stop is None else doc.blocks[start:stop]
+    for number, block in enumerate(blocks, start):
         section, kind = block.section, block.kind
         for text in _sentences_of_block(kind, block.text):
             tokens = _tokens(text)
