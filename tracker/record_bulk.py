@@ -79,10 +79,11 @@ def record_new_texts(connection: Connection, config: Config, pages: Sequence[New
     if not fits:
         return [None] * len(pages)
 
-    snapshot_ids = _insert(connection, _SNAPSHOTS, [_snapshot_row(page) for _, page in fits])
+    snapshot_ids = _insert(connection, _SNAPSHOTS, [_snapshot_row(page) for _, page in fits],
+                           "target_id")
     version_ids = _insert(connection, _VERSIONS, [
         _version_row(page, snapshot_id, now)
-        for (_, page), snapshot_id in zip(fits, snapshot_ids, strict=True)])
+        for (_, page), snapshot_id in zip(fits, snapshot_ids, strict=True)], "snapshot_id")
 
     changes: list[tuple[int, dict]] = []  # (position in fits, change row)
     for position, ((_, page), version_id) in enumerate(zip(fits, version_ids, strict=True)):
@@ -93,7 +94,7 @@ def record_new_texts(connection: Connection, config: Config, pages: Sequence[New
         changes.append((position, change_values(
             page.spec.id, latest[page.spec.id].id, version_id, comparison, "live", alert_state,
             created_at=now)))
-    change_ids = _insert(connection, _CHANGES, [row for _, row in changes])
+    change_ids = _insert(connection, _CHANGES, [row for _, row in changes], "to_version_id")
     change_of = {position: (change_id, row) for (position, row), change_id
                  in zip(changes, change_ids, strict=True)}
 
@@ -124,12 +125,23 @@ def record_new_texts(connection: Connection, config: Config, pages: Sequence[New
     return recorded
 
 
-def _insert(connection: Connection, table, rows: list[dict]) -> list[int]:  # type: ignore[no-untyped-def]
-    """Multi-row INSERT returning the new ids in the order of ``rows``."""
+def _insert(connection: Connection, table, rows: list[dict], key: str) -> list[int]:  # type: ignore[no-untyped-def]
+    """Multi-row INSERT returning the new ids in the order of ``rows``.
+
+    SQLite returns RETURNING rows in no promised order, so SQLAlchemy's ordered variant
+    sends one INSERT per row; here each row is told apart by its ``key`` column instead (a
+    target, snapshot or version id, unique within a batch), and the rows go in one statement.
+    """
     if not rows:
         return []
-    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    return [row.id for row in connection.execute(statement, rows)]
+    keys = [row[key] for row in rows]
+    if len(set(keys)) < len(keys):  # not told apart by the key: one row at a time
+        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        return [row.id for row in connection.execute(statement, rows)]
+    column = table.c[key]
+    ids = dict((row[1], row[0]) for row in connection.execute(
+        insert(table).returning(table.c.id, column), rows))
+    return [ids[k] for k in keys]
 
 
 def _ensure_states(connection: Connection, target_ids: list[int]) -> None:
