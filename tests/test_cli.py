@@ -163,14 +163,16 @@ def test_check_releases_the_config_target_list_only_after_syncing_it(tmp_path: P
     context.close()
 
 
-def test_a_quiet_check_that_records_a_change_never_imports_rich(page_server, config) -> None:
-    """rich (~25 ms, a few MB per process) is for terminals; a cron or daemon check skips it."""
+@pytest.mark.parametrize("quiet", [True, False])
+def test_a_check_that_is_not_on_a_terminal_never_imports_rich(page_server, config,
+                                                               quiet) -> None:
+    """rich (~25 ms, a few MB per process) is for terminals; cron, the daemon and pipes skip it."""
     page_server.html("/p", policy())
     run("add", "acme", page_server.url("/p"), config=config)
     run("check", "--all", "--quiet", config=config)
     page_server.html("/p", policy(retention="24 months"))
     result = subprocess.run([sys.executable, "-X", "importtime", "-m", "tracker", "--config",
-                             str(config), "check", "--all", "--quiet"],
+                             str(config), "check", "--all", *(["--quiet"] if quiet else [])],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]
     imported = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()
@@ -178,4 +180,10 @@ def test_a_quiet_check_that_records_a_change_never_imports_rich(page_server, con
     assert "tracker.record_bulk" in imported  # the new version took the recording path
     assert "tracker.render" in imported
     assert not [name for name in imported if name == "rich" or name.startswith("rich.")]
+    if not quiet:
+        lines = result.stdout.splitlines()
+        assert lines[0].split() == ["target", "result", "detail"]
+        assert lines[1].split()[:3] == ["acme", "new_version", "MATERIAL"]
+        assert "retention" in lines[1]
+        assert lines[2:] == ["checked 1: 1 new version"]
     assert "material" in run("history", "acme", config=config).stdout
