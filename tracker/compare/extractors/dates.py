@@ -77,6 +77,9 @@ def _valid(y: int, m: int, d: int | None) -> bool:
 
 _HAS_YEAR = re.compile(r"(?:19|20)\d\d")
 _HAS_NUMERIC = re.compile(r"\d[/.\-]\d")
+#: Either of the two above (a digit, then two more or a separator and one): one scan rules out
+#: the many blocks that hold no date, where the two tests would take two.
+_MAY_HAVE_DATE = re.compile(r"\d(?:\d\d|[/.\-]\d)")
 
 
 def find_dates(text: str, day_first: bool | None = None) -> list[DateMatch]:
@@ -90,6 +93,8 @@ def find_dates(text: str, day_first: bool | None = None) -> list[DateMatch]:
 
 @lru_cache(maxsize=2048)
 def _find_dates(text: str, day_first: bool | None) -> tuple[DateMatch, ...]:
+    if _MAY_HAVE_DATE.search(text) is None:
+        return ()
     has_year = _HAS_YEAR.search(text) is not None
     if not has_year and not _HAS_NUMERIC.search(text):
         return ()  # every date form has a four-digit year or a d/m/y number group
