@@ -103,30 +103,35 @@ class Document:
 
     @classmethod
     def from_text(cls, text: str) -> Document:
-        """Read back what :meth:`to_text` wrote (exact round trip, no Markdown guessing)."""
+        """Read back what :meth:`to_text` wrote (exact round trip, no Markdown guessing).
+
+        Every changed page reads its previous version back through here, so the loop keeps
+        to plain string tests and builds a section path only when a heading changes it.
+        """
         blocks: list[Block] = []
         path: list[tuple[int, str]] = []
+        section: tuple[str, ...] = ()
         for chunk in text.split("\n\n"):
             line = chunk.strip("\n")
-            if not line.strip():
+            if not line or line.isspace():
                 continue
-            heading = _HEADING_LINE.match(line)
+            first = line[0]
+            heading = _HEADING_LINE.match(line) if first == "#" else None
             if heading:
                 level, title = len(heading.group(1)), heading.group(2)
                 while path and path[-1][0] >= level:
                     path.pop()
+                blocks.append(Block(HEADING, title, tuple(t for _, t in path), level))
                 path.append((level, title))
-                blocks.append(Block(HEADING, title, tuple(t for _, t in path[:-1]), level))
+                section = tuple(t for _, t in path)
                 continue
-            section = tuple(t for _, t in path)
-            item = _ITEM_LINE.match(line)
+            item = _ITEM_LINE.match(line) if first in " -" else None
             if item:
                 blocks.append(Block(ITEM, item.group(2), section, len(item.group(1)) // 2 + 1))
-            elif line.startswith("| ") and line.endswith(" |"):
+            elif first == "|" and line.startswith("| ") and line.endswith(" |"):
                 blocks.append(Block(ROW, line[2:-2], section))
             else:
-                blocks.append(Block(PARAGRAPH, line[1:] if line.startswith("\\") else line,
-                                    section))
+                blocks.append(Block(PARAGRAPH, line[1:] if first == "\\" else line, section))
         return cls(blocks)
 
 
