@@ -12,10 +12,11 @@ from collections import deque
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from .config import Config, TargetConfig
-from .models import FetchState, Target
+from .models import FetchState, Target, utcnow
 
 
 class TargetError(Exception):
@@ -122,13 +123,17 @@ def sync_config_targets(session: Session, config: Config) -> None:
     for start in range(0, len(names), 500):  # bounded IN lists (SQLite caps parameters)
         rows.update((row.name, row) for row in session.exec(
             select(Target).where(col(Target.name).in_(names[start:start + 500]))))
+    new: list[dict[str, object]] = []
     for name, spec in stale.items():
         row = rows.get(name)
-        if row is None:
-            row = Target(name=spec.name, url=spec.url, origin="config")
-            session.add(row)
+        if row is None:  # inserted in bulk below: a first run of a big config.toml adds many
+            new.append({"name": spec.name, "origin": "config", "created_at": utcnow(),
+                        **_columns(spec)})
+            continue
         _apply(row, spec)
         row.origin = "config"
+    if new:
+        session.execute(insert(Target), new)
     for name in dropped:
         rows[name].enabled = False
     session.flush()
