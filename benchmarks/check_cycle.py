@@ -397,6 +397,21 @@ def median_run(runs: list[Run]) -> Run:
                max(r.rc for r in runs), runs[-1].out, runs[-1].err)
 
 
+def start_floor(tmp: Path, runs: int = 3) -> float:
+    """Median wall time of `tracker check --all` with nothing to check.
+
+    Imports, config and store: what every cycle pays before its first page, and a bound on
+    the ratio any cycle can reach against a given urlwatch time.
+    """
+    work = tmp / "floor"
+    work.mkdir()
+    config = work / "config.toml"
+    config.write_text(f'[storage]\ndatabase = "sqlite:///{work / "t.db"}"\n'
+                      f'snapshots = "{work / "snapshots"}"\n')
+    return median(measure([str(TRACKER), "--config", str(config), "check", "--all"], work).wall
+                  for _ in range(runs))
+
+
 def run_round(index: int, tmp: Path, server: StaticServer, pages: PageSet, www: Path, n: int,
               args, uw: Path | None, problems: list[str]) -> Round:
     """The three cycles on fresh stores, both tools on the same pages within each cycle.
@@ -534,6 +549,7 @@ def main(argv: list[str] | None = None) -> int:
                          str(tmp / "warm-urlwatch" / "cache.db")], tmp / "warm-urlwatch",
                         dict(os.environ, HOME=str(tmp / "warm-urlwatch")))
 
+            floor = start_floor(tmp)
             rounds = [run_round(r, tmp, server, pages, www, n, args, uw, problems)
                       for r in range(args.rounds)]
             results = {tool: {cycle: median_run([rd.runs[tool][cycle] for rd in rounds])
@@ -574,6 +590,15 @@ def main(argv: list[str] | None = None) -> int:
                              f"{cpu_ratio:6.2f}x {'>=' + format(TARGETS[cycle], '.0f') + 'x':>5} "
                              f"{ok}")
                 print(line)
+            print(f"tracker start floor (`check --all` with no targets: imports, config, store): "
+                  f"{floor:.2f} s")
+            unchanged = results["urlwatch"].get("unchanged")
+            if unchanged:
+                goal = unchanged.wall / TARGETS["unchanged"]
+                left = (f"leaves {goal - floor:.2f} s after that floor for {n} pages"
+                        if goal > floor else "is below that floor")
+                print(f"  urlwatch's unchanged cycle took {unchanged.wall:.2f} s: "
+                      f"{TARGETS['unchanged']:.0f}x means {goal:.2f} s, which {left}")
             print()
             for cycle, _ in CYCLES:
                 print(f"tracker  {cycle:<10} {rounds[-1].runs['tracker'][cycle].out}")
