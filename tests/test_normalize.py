@@ -189,3 +189,14 @@ def test_normalize_file_reads_latin1_html(tmp_path) -> None:
     path = tmp_path / "p.html"
     path.write_bytes("<main><p>Données personnelles</p></main>".encode("latin-1"))
     assert normalize_file(path).blocks[0].text == "Données personnelles"
+
+
+def test_clean_display_drops_every_invisible_ascii_character_and_collapses_space() -> None:
+    from tracker.document import _INVISIBLE, clean_display
+
+    for code in range(128):  # each ASCII character inside a word, at the edges, doubled
+        char = chr(code)
+        for text in (f"ab{char}cd", f"{char}ab cd{char}", f"a {char}{char} b"):
+            assert clean_display(text) == " ".join(text.translate(_INVISIBLE).split()), code
+    assert clean_display("Privacy\x00 \x1b[2J  policy\x7f\t\n") == "Privacy [2J policy"
+    assert clean_display("caf\u00e9\u200b  menu") == "caf\u00e9 menu"
