@@ -200,3 +200,20 @@ def test_clean_display_drops_every_invisible_ascii_character_and_collapses_space
             assert clean_display(text) == " ".join(text.translate(_INVISIBLE).split()), code
     assert clean_display("Privacy\x00 \x1b[2J  policy\x7f\t\n") == "Privacy [2J policy"
     assert clean_display("caf\u00e9\u200b  menu") == "caf\u00e9 menu"
+
+
+def test_boilerplate_shortcuts_agree_with_the_patterns() -> None:
+    from tracker.normalize import _COPYRIGHT, _FURNITURE_TEXT, _is_boilerplate
+
+    phrases = ["back to top", "skip to content", "skip to main content", "print",
+               "print this page", "share", "share this", "top", "menu", "close", "accept",
+               "accept all", "accept cookies", "accept all cookies", "reject all",
+               "cookie settings"]
+    samples = [*phrases, *(p.upper() for p in phrases), *(p.title() for p in phrases),
+               "\u00a9 2024 Example Inc.", "(c) 2019-2024 Example", "Copyright 2024",
+               "COPYRIGHT \u00a9 2020", "All rights reserved.", "all rights reserved",
+               "Skip to main content now", "We collect data.", "Close", "topics", "a", "(", "c"]
+    for text in samples:
+        expected = bool(_COPYRIGHT.match(text) or _FURNITURE_TEXT.match(text))
+        assert _is_boilerplate(text) == expected, text
+    assert all(_is_boilerplate(p) for p in phrases)

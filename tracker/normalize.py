@@ -67,6 +67,10 @@ _FURNITURE_TEXT = re.compile(
     r"top|menu|close|accept(?: all)?(?: cookies)?|reject all|cookie settings)$",
     re.IGNORECASE,
 )
+#: Cheap tests before the two patterns, which every block's text would otherwise go through:
+#: what _COPYRIGHT can start with, and the length of _FURNITURE_TEXT's longest phrase.
+_COPYRIGHT_FIRST = frozenset("cC\u00a9(aA")
+_FURNITURE_MAX_CHARS = len("skip to main content")
 _WAYBACK_TOOLBAR = re.compile(
     r"<!-- BEGIN WAYBACK TOOLBAR INSERT -->.*?<!-- END WAYBACK TOOLBAR INSERT -->", re.DOTALL)
 _WAYBACK_HEAD = re.compile(r"<head[^>]*>.*?<!-- End Wayback Rewrite JS Include -->",
@@ -158,6 +162,12 @@ _PARSER = lxml.etree.HTMLParser(remove_comments=True, remove_pis=True, huge_tree
                                 collect_ids=False, no_network=True)
 _UTF8_PARSER = lxml.etree.HTMLParser(remove_comments=True, remove_pis=True, huge_tree=False,
                                      collect_ids=False, no_network=True, encoding="utf-8")
+
+
+def _is_boilerplate(text: str) -> bool:
+    """A copyright line or a lone control label ("Back to top", "Accept all cookies")."""
+    return ((text[0] in _COPYRIGHT_FIRST and _COPYRIGHT.match(text) is not None)
+            or (len(text) <= _FURNITURE_MAX_CHARS and _FURNITURE_TEXT.match(text) is not None))
 
 
 def _text(element: _Element) -> str:
@@ -290,7 +300,7 @@ class _BlockBuilder:
 
     def _emit(self, kind: str, raw: str, level: int = 0) -> None:
         text = clean_display(raw)
-        if not text or _COPYRIGHT.match(text) or _FURNITURE_TEXT.match(text):
+        if not text or _is_boilerplate(text):
             return
         if kind == HEADING:
             path = self._path
