@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -217,8 +218,8 @@ def parse_config(data: dict, path: Path) -> Config:
         config = Config.model_validate({**data, "base_dir": path.parent.resolve(), "path": path})
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_describe(exc, data)}") from None
-    names = [t.name for t in config.targets]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
+    counts = Counter(t.name for t in config.targets)  # one pass: configs run to thousands
+    duplicates = sorted(name for name, count in counts.items() if count > 1)
     if duplicates:
         raise ConfigError(f"{path}: targets: duplicate target name {duplicates[0]!r}")
     return config
