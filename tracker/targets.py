@@ -46,10 +46,14 @@ class TargetSpec:
     @classmethod
     def of(cls, row: Target) -> TargetSpec:
         assert row.id is not None
-        return cls(row.id, row.name, row.url, tuple(json.loads(row.select_json)),
-                   tuple(json.loads(row.remove_json)), row.source, row.schedule,
-                   tuple(json.loads(row.tags_json)), tuple(json.loads(row.recipients_json)),
-                   row.enabled)
+        return cls(row.id, row.name, row.url, _strings(row.select_json),
+                   _strings(row.remove_json), row.source, row.schedule,
+                   _strings(row.tags_json), _strings(row.recipients_json), row.enabled)
+
+
+def _strings(stored: str) -> tuple[str, ...]:
+    """A stored JSON list as a tuple; most are empty, and every cycle reads four per target."""
+    return () if stored == "[]" else tuple(json.loads(stored))
 
 
 def interleave_hosts(targets: list[TargetSpec]) -> list[TargetSpec]:
