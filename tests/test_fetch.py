@@ -256,6 +256,26 @@ async def test_per_host_concurrency_cap(page_server: PageServer) -> None:
 
 
 @pytest.mark.anyio
+async def test_a_busy_hosts_gate_outlives_the_clean_up_of_idle_gates(
+        page_server: PageServer) -> None:
+    """A daemon that met thousands of hosts forgets idle gates, never one still in use:
+    a request waiting for the host's slot would otherwise run beside the next one."""
+    state = in_flight_counter(page_server, "/p", hold=0.3)
+    settings = replace(FAST, concurrency=8, per_host_concurrency=1)
+    async with Fetcher(settings) as fetcher, anyio.create_task_group() as group:
+        for _ in range(2):  # one holds the host's only slot, the other waits for it
+            group.start_soon(fetcher.fetch, page_server.url("/p"))
+        await anyio.sleep(0.1)
+        (gate,) = fetcher._gates.values()
+        assert gate.users == 2
+        fetcher._forget_idle_gates()
+        assert list(fetcher._gates.values()) == [gate]
+    assert gate.users == 0 and state[1] == 1
+    fetcher._forget_idle_gates()
+    assert not fetcher._gates
+
+
+@pytest.mark.anyio
 async def test_zero_delay_lets_requests_to_one_host_overlap(page_server: PageServer) -> None:
     state = in_flight_counter(page_server, "/p", hold=0.3)
     settings = replace(FAST, per_host_delay=0.0, per_host_concurrency=8, concurrency=8)

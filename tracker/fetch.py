@@ -35,7 +35,6 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import anyio
 import httpx
 
 from . import http11
@@ -144,8 +143,9 @@ class _Failure(Exception):
 class _HostGate:
     """Per-host politeness state: a concurrency slot and the earliest next request start."""
 
-    slot: anyio.Semaphore
+    slot: asyncio.Semaphore
     next_start: float = 0.0
+    users: int = 0  # requests waiting for or holding the slot: a gate without any is idle
 
 
 class Fetcher:
@@ -163,7 +163,7 @@ class Fetcher:
         self._proxies = (urllib.request.getproxies_environment() if settings.trust_env
                          else {})
         self._client: httpx.AsyncClient | None = None
-        self._slots = anyio.Semaphore(settings.concurrency)
+        self._slots = asyncio.Semaphore(settings.concurrency)
         self._gates: dict[str, _HostGate] = {}
 
     async def __aenter__(self) -> Fetcher:
@@ -198,7 +198,7 @@ class Fetcher:
             delay = self._retry_delay(outcome, attempts)
             if delay is None:
                 break
-            await anyio.sleep(delay)
+            await asyncio.sleep(delay)
         return self._result(url, outcome, conditional, fetched_at, started, attempts)
 
     # --- retries -------------------------------------------------------------------------
@@ -259,12 +259,16 @@ class Fetcher:
     async def _request(self, target: httpx.URL, conditional: dict[str, str]) -> _Outcome:
         """One HTTP exchange under the per-host and global limits."""
         gate = self._gate(target)
-        async with gate.slot:
-            await self._take_turn(gate)
-            try:
-                outcome = await self._exchange(target, conditional)
-            finally:
-                self._slots.release()
+        gate.users += 1
+        try:
+            async with gate.slot:
+                await self._take_turn(gate)
+                try:
+                    outcome = await self._exchange(target, conditional)
+                finally:
+                    self._slots.release()
+        finally:
+            gate.users -= 1
         if outcome.retry_after is not None:
             # Retry-After speaks for the whole host, not just this URL.
             hold = min(outcome.retry_after, self.settings.max_retry_after)
@@ -280,7 +284,7 @@ class Fetcher:
         while True:
             wait = gate.next_start - time.monotonic()
             if wait > 0:
-                await anyio.sleep(wait)
+                await asyncio.sleep(wait)
             await self._slots.acquire()
             now = time.monotonic()
             if now >= gate.next_start:
@@ -296,15 +300,15 @@ class Fetcher:
         if gate is None:
             if len(self._gates) >= _MAX_IDLE_GATES:
                 self._forget_idle_gates()
-            gate = self._gates[key] = _HostGate(anyio.Semaphore(self.settings.per_host_concurrency))
+            slot = asyncio.Semaphore(self.settings.per_host_concurrency)
+            gate = self._gates[key] = _HostGate(slot)
         return gate
 
     def _forget_idle_gates(self) -> None:
         """Keep the gate table bounded in a long-running daemon that sees many hosts."""
         now = time.monotonic()
-        full = self.settings.per_host_concurrency
         for key, gate in list(self._gates.items()):
-            if gate.slot.value == full and gate.next_start <= now:
+            if gate.users == 0 and gate.next_start <= now:
                 del self._gates[key]
 
     # --- one exchange --------------------------------------------------------------------
