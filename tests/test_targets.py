@@ -100,3 +100,20 @@ def test_a_cycle_takes_hosts_in_turns_keeping_each_hosts_order() -> None:
     single = targets[:3]
     assert interleave_hosts(single) == single
     assert interleave_hosts([]) == []
+
+
+def test_the_planner_and_the_fetcher_name_a_host_alike() -> None:
+    """Shards keep each host whole by this name; the fetcher's politeness gates use it too."""
+    import httpx
+
+    from tracker.fetch import Fetcher
+    from tracker.targets import TargetSpec
+
+    urls = ["https://Example.com/a", "https://example.com:443/b", "https://user@example.com/c",
+            "http://example.com:80/d", "http://example.com:8080/e", "https://example.com:8443/f"]
+    fetcher = Fetcher()
+    for url in urls:
+        planned = TargetSpec(1, "t", url, (), (), "live", None, (), (), True).host
+        fetcher._gate(httpx.URL(url))
+        assert planned in fetcher._gates, (url, planned, list(fetcher._gates))
+    assert set(fetcher._gates) == {"example.com", "example.com:8080", "example.com:8443"}

@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 import httpx
 
 from . import http11
+from .targets import politeness_key
 
 log = logging.getLogger(__name__)
 
@@ -293,9 +294,7 @@ class Fetcher:
             self._slots.release()
 
     def _gate(self, target: httpx.URL) -> _HostGate:
-        port = target.port
-        default = port is None or port == _DEFAULT_PORTS.get(target.scheme)
-        key = target.host if default else f"{target.host}:{port}"
+        key = politeness_key(target.scheme, target.host, target.port)
         gate = self._gates.get(key)
         if gate is None:
             if len(self._gates) >= _MAX_IDLE_GATES:

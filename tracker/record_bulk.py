@@ -138,9 +138,8 @@ def _insert(connection: Connection, table, rows: list[dict], key: str) -> list[i
     if len(set(keys)) < len(keys):  # not told apart by the key: one row at a time
         statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
         return [row.id for row in connection.execute(statement, rows)]
-    column = table.c[key]
-    ids = dict((row[1], row[0]) for row in connection.execute(
-        insert(table).returning(table.c.id, column), rows))
+    ids = {row_key: row_id for row_id, row_key in connection.execute(
+        insert(table).returning(table.c.id, table.c[key]), rows)}
     return [ids[k] for k in keys]
 
 

@@ -40,8 +40,13 @@ class TargetSpec:
 
     @property
     def host(self) -> str:
-        """The host (and port) politeness limits apply to, lower-cased."""
-        return urlsplit(self.url).netloc.lower()
+        """The :func:`politeness_key` of the target's URL: the fetcher's name for its host."""
+        parts = urlsplit(self.url)
+        try:
+            port = parts.port
+        except ValueError:  # an impossible port: the fetch reports the URL, any key will do
+            port = None
+        return politeness_key(parts.scheme, parts.hostname or "", port)
 
     @classmethod
     def of(cls, row: Target) -> TargetSpec:
@@ -49,6 +54,19 @@ class TargetSpec:
         return cls(row.id, row.name, row.url, _strings(row.select_json),
                    _strings(row.remove_json), row.source, row.schedule,
                    _strings(row.tags_json), _strings(row.recipients_json), row.enabled)
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def politeness_key(scheme: str, host: str, port: int | None) -> str:
+    """The name per-host limits go by: the host, lower-cased, with its port unless default.
+
+    One function for the fetcher's gates and for the cycle's planning (hosts in turns, hosts
+    kept whole in one shard), so "Example.com:443" and "user@example.com" are one host to both.
+    """
+    host = host.lower()
+    return host if port is None or port == _DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
 
 
 def _strings(stored: str) -> tuple[str, ...]:

@@ -211,8 +211,7 @@ def sentences_of(doc: Document, start: int = 0, stop: int | None = None) -> list
     ``index`` counts from the first sentence returned, ``block`` is the block's own number.
     """
     out: list[Sentence] = []
-    blocks = doc.blocks if start == 0 and stop is None else doc.blocks[start:stop]
-    for number, block in enumerate(blocks, start):
+    for number, block in enumerate(doc.blocks[start:stop], start):
         section, kind = block.section, block.kind
         for text in _sentences_of_block(kind, block.text):
             tokens = _tokens(text)
