@@ -91,3 +91,28 @@ def test_zlib_blobs_of_older_stores_read_beside_new_zstd_blobs(tmp_path: Path) -
     frame[-6:] = b"\x00" * 6
     blobs.path(new).write_bytes(bytes(frame[:-3]))
     assert "corrupt" in (blobs.verify(new) or "")
+
+
+def test_a_locked_new_database_is_waited_for_other_errors_are_reported(
+        tmp_path: Path, monkeypatch) -> None:
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+    from sqlmodel import SQLModel
+
+    config = parse_config({}, tmp_path / "config.toml")
+    real = SQLModel.metadata.create_all
+    answers = ["database is locked", "database is locked"]
+
+    def create_all(engine) -> None:  # type: ignore[no-untyped-def]
+        if answers:
+            raise OperationalError("CREATE TABLE", {}, sqlite3.OperationalError(answers.pop(0)))
+        real(engine)
+
+    monkeypatch.setattr(SQLModel.metadata, "create_all", create_all)
+    store = Store.open(config)  # a third try, after two "locked" answers
+    assert not answers
+    store.close()
+    answers.append("disk I/O error")
+    with pytest.raises(StoreError, match="disk I/O error"):
+        Store.open(config)
