@@ -71,6 +71,9 @@ def test_backfill_records_distinct_versions_in_capture_order(tmp_path: Path) -> 
     assert {"retention"} <= set(json.loads(changes[0].categories_json))
     assert all(s.memento_url and "id_/" in s.memento_url for s in snapshots)
     assert len(snapshots) == 5
+    # Every capture after the first is stored as a delta on the first one's raw page.
+    raws = [s.sha256 for s in sorted(snapshots, key=lambda s: s.captured_at)]
+    assert [store.blobs.base_of(raw) for raw in raws] == [None] + [raws[0]] * 4
 
 
 def test_backfill_lands_before_existing_live_versions(tmp_path: Path,

@@ -96,6 +96,21 @@ def test_first_check_unchanged_then_material_change(page_server, env_factory) ->
     assert retention and (retention[0]["old"], retention[0]["new"]) == ("P12M", "P24M")
 
 
+def test_a_new_version_is_stored_as_deltas_on_the_previous_one(page_server,
+                                                                env_factory) -> None:
+    page_server.html("/p", policy())
+    env = env_factory(["/p"])
+    env.check()
+    page_server.html("/p", policy(retention="24 months", token="t1"))
+    assert env.check() == {"p": "new_version"}
+    blobs = env.store.blobs
+    (old_snap, new_snap), (old_ver, new_ver) = env.rows(Snapshot), env.rows(Version)
+    assert blobs.base_of(new_snap.sha256) == old_snap.sha256
+    assert blobs.base_of(new_ver.text_sha256) == old_ver.text_sha256
+    assert blobs.get(new_snap.sha256) == policy(retention="24 months", token="t1").encode()
+    assert "24 months" in blobs.get_text(new_ver.text_sha256)
+
+
 def test_etag_304_is_unchanged_and_conditional(page_server, env_factory) -> None:
     body = policy().encode()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,57 @@ def test_corrupt_and_missing_blobs_are_reported(tmp_path: Path) -> None:
     assert "corrupt" in (blobs.verify(digest) or "")
     with pytest.raises(BlobError, match="missing"):
         blobs.get("0" * 64)
+
+
+def _page(clause: str) -> bytes:
+    """A ~30 KB page whose versions differ in one clause, like consecutive policy versions."""
+    sections = "".join(f"<h2>Section {i}</h2><p>We process data item {i} for purpose {i * 7} "
+                       f"and keep it as long as needed for reason {i * 13}.</p>"
+                       for i in range(160))
+    return f"<html><body>{sections}<p>{clause}</p></body></html>".encode()
+
+
+def test_a_new_version_is_stored_as_a_delta_on_the_previous(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path)
+    first = blobs.put(_page("We keep logs for 12 months."))
+    whole_size = blobs.path(first).stat().st_size
+    second_data = _page("We keep logs for 18 months.")
+    second = blobs.put(second_data, like=first)
+    assert blobs.base_of(first) is None and blobs.base_of(second) == first
+    assert blobs.path(second).stat().st_size < whole_size / 10
+    assert blobs.get(second) == second_data and blobs.verify(second) is None
+    # A delta's base is always a whole blob: the next version goes against the first too.
+    third_data = _page("We keep logs for 24 months.")
+    third = blobs.put(third_data, like=second)
+    assert blobs.base_of(third) == first and blobs.get(third) == third_data
+    assert blobs.put(third_data, like=second) == third  # still idempotent
+
+
+def test_deltas_are_only_written_where_they_pay_and_are_safe(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path)
+    first = blobs.put(_page("We keep logs for 12 months."))
+    unrelated = blobs.put(os.urandom(20_000), like=first)  # nothing in common
+    missing_base = blobs.put(_page("A"), like="f" * 64)
+    wrong_bytes = blobs.put(_page("B"), like=first, like_data=_page("not the first page"))
+    for digest in (unrelated, missing_base, wrong_bytes):
+        assert blobs.base_of(digest) is None
+        assert blobs.verify(digest) is None
+    # like_data that really is the base's bytes is used as given.
+    right_bytes = blobs.put(_page("C"), like=first, like_data=_page("We keep logs for 12 months."))
+    assert blobs.base_of(right_bytes) == first
+
+
+def test_a_delta_whose_base_is_damaged_says_so(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path)
+    first = blobs.put(_page("We keep logs for 12 months."))
+    second = blobs.put(_page("We keep logs for 18 months."), like=first)
+    blobs.path(first).write_bytes(b"not zstd")
+    assert f"{second[:12]} is a delta whose base blob {first[:12]} is corrupt" \
+        in (blobs.verify(second) or "")
+    blobs.path(first).unlink()
+    with pytest.raises(BlobError, match=f"{second[:12]} is a delta whose base blob "
+                                        f"{first[:12]} is missing"):
+        blobs.get(second)
 
 
 def test_sqlite_store_uses_wal(tmp_path: Path) -> None:

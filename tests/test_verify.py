@@ -143,23 +143,47 @@ def test_orphan_blobs_and_temp_files_are_warnings_deleted_only_with_repair(
     assert verify_store(tracked.store).issues == []
 
 
-def test_missing_and_corrupt_text_blobs_are_rederived_from_raw(tracked: Tracked) -> None:
-    first, second, _ = tracked.versions("a")
+def test_an_orphan_that_a_kept_delta_is_stored_on_is_not_deleted(tracked: Tracked) -> None:
     blobs = tracked.store.blobs
+    page = "<p>clause {}</p>" + "".join(f"<p>section {i} of a long policy</p>" for i in range(400))
+    base = blobs.put(page.format(1).encode())
+    delta = blobs.put(page.format(2).encode(), like=base)
+    assert blobs.base_of(delta) == base
+    for digest in (base, delta):
+        os.utime(blobs.path(digest), (OLD, OLD))
+    code, data = tracked.cli_json("--repair")
+    assert kinds(data) == {"orphan_blob": [delta]}  # the base stays while the delta exists
+    assert not blobs.exists(delta) and blobs.exists(base)
+    code, data = tracked.cli_json("--repair")
+    assert kinds(data) == {"orphan_blob": [base]} and not blobs.exists(base)
+    assert verify_store(tracked.store).issues == []
+
+
+def test_missing_and_corrupt_text_blobs_are_rederived_from_raw(tracked: Tracked) -> None:
+    first, second, third = tracked.versions("a")
+    blobs = tracked.store.blobs
+    assert blobs.base_of(third.text_sha256) == first.text_sha256  # stored as a delta on it
     blobs.path(first.text_sha256).unlink()
     blobs.path(second.text_sha256).write_bytes(zlib.compress(b"bit rot"))
     code, data = tracked.cli_json()
     assert code == 1 and data["healthy"] is False
-    assert kinds(data) == {"text_blob_missing": [first.id], "text_blob_corrupt": [second.id]}
+    # The third text loses its base with the first: reported, and re-derived like the others.
+    assert kinds(data) == {"text_blob_missing": [first.id],
+                           "text_blob_corrupt": [second.id, third.id]}
     issue = data["issues"][0]
     assert issue["table"] == "versions" and issue["repairable"] is True
     assert "re-derives" in issue["detail"]
+    (third_issue,) = [i for i in data["issues"] if i["id"] == third.id]
+    assert f"a delta on blob {first.text_sha256[:12]}, which is damaged or missing" \
+        in third_issue["detail"]
 
     result = tracked.cli("--repair")
     assert result.returncode == 0, result.stdout
-    assert result.stdout.count("repaired: version") == 2
-    assert blobs.verify(first.text_sha256) is None and blobs.verify(second.text_sha256) is None
+    assert result.stdout.count("repaired: version") == 3
+    for version in (first, second, third):
+        assert blobs.verify(version.text_sha256) is None
     assert "12 months" in blobs.get_text(first.text_sha256)
+    assert "36 months" in blobs.get_text(third.text_sha256)
 
 
 def test_missing_raw_blob_is_reported_as_unrepairable(tracked: Tracked) -> None:

@@ -42,6 +42,7 @@ class PageJob:
     previous_fingerprint: str | None = None
     previous_text_sha: str | None = None
     previous_words: int | None = None
+    previous_raw_sha: str | None = None  # the previous version's raw page: a delta's base
 
 
 @dataclass(frozen=True)
@@ -100,14 +101,16 @@ def analyze_page(job: PageJob) -> PageAnalysis:
     text_sha = sha256_hex(encoded)
     if text_sha == job.previous_text_sha:
         return PageAnalysis(fingerprint=fingerprint, unchanged=True, text_sha=text_sha)
-    # Not fsynced here: the recording side syncs once per batch before committing rows.
     blobs = BlobStore(Path(job.blob_root))
-    blobs.put(encoded, sync=False)
-    raw_sha = blobs.put(result.body, sync=False)
+    old_text = None if job.previous_text_sha is None else blobs.get(job.previous_text_sha)
+    # Both stored as deltas against the previous version's when they resemble them. Not
+    # fsynced here: the recording side syncs once per batch before committing rows.
+    blobs.put(encoded, sync=False, like=job.previous_text_sha, like_data=old_text)
+    raw_sha = blobs.put(result.body, sync=False, like=job.previous_raw_sha)
     comparison = None
-    if job.previous_text_sha is not None:
+    if old_text is not None:
         # ``document`` equals Document.from_text(text) (the round trip is exact).
-        old = Document.from_text(blobs.get_text(job.previous_text_sha))
+        old = Document.from_text(old_text.decode("utf-8"))
         comparison = compare_documents(old, document).to_json_dict()
     return PageAnalysis(fingerprint=fingerprint, raw_sha=raw_sha, raw_size=len(result.body),
                         text_sha=text_sha, words=words or 0, size=len(encoded),

@@ -124,9 +124,11 @@ def record_capture(store: Store, spec: TargetSpec, capture: Capture, memento: Me
         before = latest_version(session, spec.id, memento.captured_at)
         previous_sha = before.text_sha256 if before else None
         previous_words = before.words if before else None
+        before_snapshot = session.get(Snapshot, before.snapshot_id) if before else None
+        previous_raw = before_snapshot.sha256 if before_snapshot else None
     analysis = analyze_page(PageJob(result, spec.select, spec.remove, str(store.blobs.root),
-                                    None, previous_sha, previous_words))
-    raw_sha = analysis.raw_sha or store.blobs.put(memento.body, sync=False)
+                                    None, previous_sha, previous_words, previous_raw))
+    raw_sha = analysis.raw_sha or store.blobs.put(memento.body, sync=False, like=previous_raw)
     store.blobs.sync()  # the capture's blobs are on disk before its rows are committed
     with store.session() as session:
         snapshot = Snapshot(

@@ -13,6 +13,16 @@ Blobs are zstd frames (level 3: a third of zlib's time on policy HTML, and small
 written before hold zlib streams under the same names; the two are told apart by their first
 bytes, so old and new blobs live side by side and nothing has to be rewritten.
 
+A new version of a page is mostly the previous one, so a blob may be stored as a *delta*: a
+zstd frame compressed with its base blob's bytes as the dictionary, behind a header naming the
+base (``PTD1`` + the base's raw sha256). A changed 40 KB policy page then costs ~0.3 KB
+instead of ~13 KB, at the same compression speed. Bases are always whole blobs (chains are
+one link deep), so reading a delta costs one extra blob read however long a history gets, and
+a damaged base can only take down the deltas written against it: a delta is stored only when
+it is at most half the size of its base's file, so a page that drifted far from its base
+starts a new base. Callers name the base they expect to resemble (the previous version's
+blob); :mod:`tracker.verify` keeps every base a kept blob depends on.
+
 Durability against power loss needs the bytes on disk before a database row points at them.
 ``put(..., sync=True)`` fsyncs each blob; bulk writers pass ``sync=False`` and call
 :meth:`BlobStore.sync` once before committing the rows (one flush instead of hundreds).
@@ -33,6 +43,12 @@ import zstandard
 #: zstd level 3 (its default): ~0.15 ms for a 40 KB page, where zlib took ~0.45 ms.
 COMPRESSION_LEVEL = 3
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+#: A delta blob: this, the base blob's 32-byte sha256, then a zstd frame whose dictionary is the
+#: base's bytes. Neither a zstd frame nor a zlib stream (its first byte would be 0x?8) starts so.
+DELTA_MAGIC = b"PTD1"
+_DELTA_HEADER = len(DELTA_MAGIC) + 32
+#: A delta is kept only when its file is at most this share of its base's file.
+DELTA_MAX_SHARE = 0.5
 _codecs = threading.local()  # zstd contexts are not thread-safe; one pair per thread
 
 
@@ -44,13 +60,24 @@ def compress(data: bytes) -> bytes:
 
 
 def decompress(stored: bytes) -> bytes:
-    """A blob's bytes from its file: a zstd frame, or a zlib stream of an older store."""
+    """A whole blob's bytes from its file: a zstd frame, or a zlib stream of an older store."""
     if not stored.startswith(_ZSTD_MAGIC):
         return zlib.decompress(stored)
     decompressor = getattr(_codecs, "decompressor", None)
     if decompressor is None:
         decompressor = _codecs.decompressor = zstandard.ZstdDecompressor()
     return decompressor.decompress(stored)  # the frame header carries the size
+
+
+def compress_delta(data: bytes, base: bytes) -> bytes:
+    """A zstd frame of ``data`` that only ``base`` (as raw-content dictionary) can expand."""
+    dictionary = zstandard.ZstdCompressionDict(base, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+    return zstandard.ZstdCompressor(level=COMPRESSION_LEVEL, dict_data=dictionary).compress(data)
+
+
+def decompress_delta(frame: bytes, base: bytes) -> bytes:
+    dictionary = zstandard.ZstdCompressionDict(base, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+    return zstandard.ZstdDecompressor(dict_data=dictionary).decompress(frame)
 
 
 class BlobError(Exception):
@@ -80,8 +107,15 @@ class BlobStore:
     def exists(self, digest: str) -> bool:
         return os.path.exists(self._location(digest)) or os.path.exists(self._legacy(digest))
 
-    def put(self, data: bytes, sync: bool = True) -> str:
+    def put(self, data: bytes, sync: bool = True, like: str | None = None,
+            like_data: bytes | None = None) -> str:
         """Store ``data`` (idempotent) and return its sha256.
+
+        ``like`` names a stored blob ``data`` probably resembles (the previous version's):
+        ``data`` is then stored as a delta against it, or against its base when it is a delta
+        itself, if that pays (see the module docstring). ``like_data``, when given, must be the
+        bytes of ``like``; it saves reading them back. A missing or unreadable ``like`` only
+        means a whole blob is written.
 
         Plain ``os`` calls on strings: this runs twice per new page, and pathlib and mkstemp
         cost more than compressing the page.
@@ -96,7 +130,11 @@ class BlobStore:
                 return digest
         folder = os.path.dirname(target)
         temporary = f"{folder}/.tmp-{digest[:16]}-{os.getpid()}-{threading.get_ident()}"
-        compressed = compress(data)
+        compressed = None
+        if like is not None and like != digest:
+            compressed = self._delta(data, like, like_data)
+        if compressed is None:
+            compressed = compress(data)
         try:
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         except FileNotFoundError:
@@ -118,6 +156,46 @@ class BlobStore:
             raise
         return digest
 
+    def _delta(self, data: bytes, like: str, like_data: bytes | None) -> bytes | None:
+        """``data`` as a delta blob file against ``like``'s whole base, or None if not worth it."""
+        try:
+            stored = self._read(like)
+            base = like
+            if stored.startswith(DELTA_MAGIC):  # against its base: chains stay one link deep
+                base = stored[len(DELTA_MAGIC):_DELTA_HEADER].hex()
+                stored, like_data = self._read(base), None
+                if stored.startswith(DELTA_MAGIC):
+                    return None  # not written by this store; do not build on it
+            base_data = like_data if like_data is not None else decompress(stored)
+        except (OSError, zlib.error, zstandard.ZstdError):
+            return None
+        if sha256_hex(base_data) != base:
+            return None  # a damaged base (or wrong like_data) must not become a dictionary
+        frame = compress_delta(data, base_data)
+        if _DELTA_HEADER + len(frame) > DELTA_MAX_SHARE * len(stored):
+            return None
+        return DELTA_MAGIC + bytes.fromhex(base) + frame
+
+    def base_of(self, digest: str) -> str | None:
+        """The base blob a delta blob needs, or None for a whole (or missing) blob."""
+        try:
+            with open(self.path(digest), "rb") as file:
+                header = file.read(_DELTA_HEADER)
+        except OSError:
+            return None
+        if len(header) == _DELTA_HEADER and header.startswith(DELTA_MAGIC):
+            return header[len(DELTA_MAGIC):].hex()
+        return None
+
+    def _read(self, digest: str) -> bytes:
+        """The blob's file contents as stored (FileNotFoundError when there is none)."""
+        try:
+            with open(self._location(digest), "rb") as file:
+                return file.read()
+        except FileNotFoundError:
+            with open(self._legacy(digest), "rb") as file:
+                return file.read()
+
     def _location(self, digest: str) -> str:
         return f"{self._root}/{digest[:2]}/{digest}{self.SUFFIX}"
 
@@ -134,16 +212,32 @@ class BlobStore:
         os.sync()
 
     def get(self, digest: str) -> bytes:
+        stored = self._stored(digest)
+        if not stored.startswith(DELTA_MAGIC):
+            return self._expand(digest, stored)
+        base = stored[len(DELTA_MAGIC):_DELTA_HEADER].hex()
         try:
-            try:
-                with open(self._location(digest), "rb") as file:
-                    compressed = file.read()
-            except FileNotFoundError:
-                with open(self._legacy(digest), "rb") as file:
-                    compressed = file.read()
-            return decompress(compressed)
+            base_stored = self._stored(base)
+            if base_stored.startswith(DELTA_MAGIC):
+                raise BlobError(f"blob {base[:12]} is a delta too (not written by this tracker)")
+            base_data = self._expand(base, base_stored)
+        except BlobError as exc:
+            raise BlobError(f"blob {digest[:12]} is a delta whose base {exc}") from None
+        try:
+            return decompress_delta(stored[_DELTA_HEADER:], base_data)
+        except zstandard.ZstdError:
+            raise BlobError(f"blob {digest[:12]} is corrupt (cannot decompress)") from None
+
+    def _stored(self, digest: str) -> bytes:
+        try:
+            return self._read(digest)
         except FileNotFoundError:
             raise BlobError(f"blob {digest[:12]} is missing from {self.root}") from None
+
+    @staticmethod
+    def _expand(digest: str, stored: bytes) -> bytes:
+        try:
+            return decompress(stored)
         except (zlib.error, zstandard.ZstdError):
             raise BlobError(f"blob {digest[:12]} is corrupt (cannot decompress)") from None
 

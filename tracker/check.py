@@ -77,6 +77,7 @@ class _Previous:
     words: int | None
     version_id: int | None = None
     failures: int = 0
+    raw_sha: str | None = None  # the latest version's raw snapshot
 
 
 _NO_PREVIOUS = _Previous(None, None, None, None, None)
@@ -206,7 +207,7 @@ class Checker:
         if result.not_modified:
             return _Pending(spec, result, None, previous)
         job = PageJob(result, spec.select, spec.remove, str(self.store.blobs.root),
-                      previous.fingerprint, previous.text_sha, previous.words)
+                      previous.fingerprint, previous.text_sha, previous.words, previous.raw_sha)
         if self.executor is None:
             analysis = analyze_page(job)
         else:
@@ -356,7 +357,9 @@ class Checker:
                     .where(col(FetchState.target_id).in_(chunk)))}
                 latest = {row[0]: row for row in session.execute(
                     latest_versions_query(chunk).with_only_columns(
-                        Version.target_id, Version.id, Version.text_sha256, Version.words))}
+                        Version.target_id, Version.id, Version.text_sha256, Version.words,
+                        Snapshot.sha256).outerjoin(Snapshot,
+                                                   Snapshot.id == Version.snapshot_id))}
                 for target_id in chunk:
                     state, version = states.get(target_id), latest.get(target_id)
                     etag = last_modified = fingerprint = None
@@ -365,9 +368,10 @@ class Checker:
                         _, etag, last_modified, fingerprint, failures = state
                         if version is None:  # validators of a page never recorded: refetch
                             etag = last_modified = None
-                    _, version_id, text_sha, words = version or (None, None, None, None)
+                    _, version_id, text_sha, words, raw_sha = \
+                        version or (None, None, None, None, None)
                     found[target_id] = _Previous(etag, last_modified, fingerprint, text_sha,
-                                                 words, version_id, failures or 0)
+                                                 words, version_id, failures or 0, raw_sha)
         return found
 
     def _record(self, session: Session, spec: TargetSpec, result: FetchResult,

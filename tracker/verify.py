@@ -187,6 +187,12 @@ def _blob_digests(blobs: BlobStore) -> set[str]:
     return {d for d in blobs.all_digests() if _DIGEST.match(d)}
 
 
+def _bases(blobs: BlobStore, digests: set[str]) -> set[str]:
+    """The blobs that delta blobs among ``digests`` are stored against: never orphans while
+    those are kept (an orphan delta keeps its base too, until it is deleted itself)."""
+    return {base for digest in digests if (base := blobs.base_of(digest)) is not None}
+
+
 def _short(digest: str) -> str:
     return digest[:12]
 
@@ -207,7 +213,7 @@ def verify_store(store: Store) -> Report:
     report.issues += _orphan_rows(rows)
     report.issues += _chain_issues(rows)
     report.issues += _blob_issues(store.blobs, rows, on_disk)
-    orphans = sorted(on_disk - rows.referenced())
+    orphans = sorted(on_disk - rows.referenced() - _bases(store.blobs, on_disk))
     report.counts["orphan_blobs"] = len(orphans)
     report.issues += [Issue(ORPHAN_BLOB, WARNING, "blobs", digest,
                             f"blob {_short(digest)} is referenced by no row (harmless leftover "
@@ -272,7 +278,7 @@ def _blob_issues(blobs: BlobStore, rows: _Rows, on_disk: set[str]) -> list[Issue
     def problem(digest: str) -> str | None:
         if digest not in problems:
             problems[digest] = "missing" if digest not in on_disk and not blobs.exists(digest) \
-                else ("corrupt" if blobs.verify(digest) else None)
+                else _damage(blobs, digest)
         return problems[digest]
 
     issues = []
@@ -293,6 +299,16 @@ def _blob_issues(blobs: BlobStore, rows: _Rows, on_disk: set[str]) -> list[Issue
                                 f"blob {_short(ver.text_sha256)} is {what} (--repair re-derives "
                                 f"it from snapshot {ver.snapshot_id})"))
     return issues
+
+
+def _damage(blobs: BlobStore, digest: str) -> str | None:
+    """None for a sound blob, else "corrupt", naming the base when the damage is the base's."""
+    if blobs.verify(digest) is None:
+        return None
+    base = blobs.base_of(digest)
+    if base is not None and blobs.verify(base) is not None:
+        return f"corrupt (stored as a delta on blob {_short(base)}, which is damaged or missing)"
+    return "corrupt"
 
 
 # --- repair ---------------------------------------------------------------------------------
@@ -455,8 +471,11 @@ def _delete_orphan_blobs(store: Store, digests: list[str], grace: float) -> list
     with store.session() as session:
         referenced = set(session.exec(select(Snapshot.sha256))) | \
             set(session.exec(select(Version.text_sha256)))
+        # Bases of every delta on disk now, orphans included: deltas written since the report
+        # (by a check, against the blob a committed row names) must keep theirs.
+        needed = _bases(store.blobs, _blob_digests(store.blobs))
         for digest in digests:
-            if digest in referenced:
+            if digest in referenced or digest in needed:
                 continue
             if not _is_old(store.blobs.path(digest), grace):
                 repairs.append(Repair(ORPHAN_BLOB, "blobs", digest, False,
