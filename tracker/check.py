@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Boolean, String, bindparam, case, func, update
 from sqlmodel import Session, col, select
@@ -88,6 +89,45 @@ _WRITE_BATCH = 100
 _WRITE_LINGER = 0.25
 
 
+class SharedTargets:
+    """One target list that forked shards check together, each claiming some at a time.
+
+    A static split finishes when its slowest half does; on a shared machine one core is often
+    slower (the web server, another job), and a shard that drew slow pages waits for nobody.
+    Claims come from a counter in shared memory, so whichever shard is free takes the next
+    ones. Claims shrink as the list drains (a quarter of each shard's share of what is left,
+    down to :data:`MIN_CLAIM`), so the shards finish within a few pages of each other while the
+    first claims stay big: each claim costs one previous-state query.
+    """
+
+    def __init__(self, targets: list[TargetSpec], counter: Any, shards: int) -> None:
+        self.targets = targets  # in the order they are to be taken (hosts interleaved)
+        self._counter = counter  # a multiprocessing.Value("q", 0) created before the fork
+        self._shards = max(1, shards)
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def claims(self) -> Iterator[list[TargetSpec]]:
+        total = len(self.targets)
+        while True:
+            with self._counter.get_lock():
+                start = self._counter.value
+                size = claim_size(total - start, self._shards)
+                self._counter.value = start + size
+            if start >= total:
+                return
+            yield self.targets[start:start + size]
+
+
+#: Bounds of a claim from :class:`SharedTargets`.
+MIN_CLAIM, MAX_CLAIM = 4, _PREVIOUS_CHUNK
+
+
+def claim_size(remaining: int, shards: int) -> int:
+    return max(MIN_CLAIM, min(MAX_CLAIM, remaining // (shards * 4)))
+
+
 @dataclass(frozen=True)
 class _Pending:
     """A fetched and analyzed page waiting to be recorded."""
@@ -121,16 +161,23 @@ class Checker:
         self.executor = executor
         self._wayback = None  # created on first use by a source = "wayback" target
 
-    async def check_many(self, targets: Iterable[TargetSpec],
+    async def check_many(self, targets: Iterable[TargetSpec] | SharedTargets,
                          on_done: Callable[[CheckOutcome], None] | None = None,
                          fetcher: Fetcher | None = None) -> list[CheckOutcome]:
         """Check targets concurrently; politeness is the fetcher's job, memory is bounded here.
 
         Previous state is read a few hundred targets at a time, and outcomes are written by a
         single writer in batched transactions: per-target round trips, not parsing, would
-        otherwise dominate a cycle of a thousand unchanged pages.
+        otherwise dominate a cycle of a thousand unchanged pages. :class:`SharedTargets` are
+        taken a claim at a time, in turns with the other shards checking them.
         """
-        targets = list(targets)
+        if isinstance(targets, SharedTargets):
+            count, chunks = len(targets), targets.claims()
+        else:
+            ordered = interleave_hosts(list(targets))
+            count = len(ordered)
+            chunks = (ordered[start:start + _PREVIOUS_CHUNK]
+                      for start in range(0, count, _PREVIOUS_CHUNK))
         own_fetcher = fetcher is None
         if fetcher is None:
             fetcher = Fetcher(fetch_settings(self.config))
@@ -141,7 +188,7 @@ class Checker:
         # A fixed crew of workers takes targets one by one from a shared iterator: in-flight
         # pages stay bounded, and so does everything else (a task per target would cost
         # ~1.5 KB each, 150 MB for 100k targets, before a single page is fetched).
-        remaining = self._with_previous(interleave_hosts(targets))
+        remaining = self._with_previous(chunks)
 
         async def work() -> None:
             for spec, previous in remaining:
@@ -183,7 +230,7 @@ class Checker:
 
         writing = asyncio.create_task(writer())
         try:
-            crew = min(len(targets), max(2, self.config.fetch.concurrency * 2))
+            crew = min(count, max(2, self.config.fetch.concurrency * 2))
             await asyncio.gather(*(work() for _ in range(crew)))
         finally:
             await queue.put(None)
@@ -328,15 +375,14 @@ class Checker:
         return [CheckOutcome(p.spec.name, p.spec.id, s["kind"]) for p, s in
                 zip(batch, states, strict=True)]
 
-    def _with_previous(self, targets: list[TargetSpec]
+    def _with_previous(self, chunks: Iterable[list[TargetSpec]]
                        ) -> Iterator[tuple[TargetSpec, _Previous]]:
         """Targets with their previous state, read a chunk at a time as the crew gets there.
 
         The crew's coroutines share this generator; each ``next()`` runs to completion without
         awaiting, so a chunk is read once. Memory for previous state stays at one chunk.
         """
-        for start in range(0, len(targets), _PREVIOUS_CHUNK):
-            chunk = targets[start:start + _PREVIOUS_CHUNK]
+        for chunk in chunks:
             previous = self._load_previous([spec.id for spec in chunk])
             for spec in chunk:
                 yield spec, previous.get(spec.id, _NO_PREVIOUS)

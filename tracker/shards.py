@@ -3,8 +3,9 @@
 Shipping every page to a parse worker and back costs as much as parsing it, so a big
 `tracker check --all` is instead split into shards that each do the whole job for their
 targets (SQLite serializes their batched writes). Politeness still holds across shards: all
-targets of a host stay in one shard, except hosts the configuration lets run at full speed
-(``per_host_delay = 0``), and each shard gets its share of the concurrency limits.
+targets of a host stay in one shard, except when the configuration lets hosts run at full
+speed (``per_host_delay = 0``): then the shards take targets from one shared list as they
+get free. Each shard gets its share of the concurrency limits.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable
 
-from .check import Checker, CheckOutcome
+from .check import Checker, CheckOutcome, SharedTargets
 from .config import Config
 from .store import Store
-from .targets import TargetSpec
+from .targets import TargetSpec, interleave_hosts
 
 #: Below this many targets one process is faster than starting several.
 MIN_TARGETS_PER_SHARD = 40
@@ -36,14 +37,9 @@ def shard_count(config: Config, targets: int) -> int:
     return max(1, min(wanted, targets // MIN_TARGETS_PER_SHARD))
 
 
-def plan_shards(targets: list[TargetSpec], shards: int,
-                split_hosts: bool) -> list[list[TargetSpec]]:
-    """Split targets into ``shards`` lists; a host is split only when ``split_hosts``."""
+def plan_shards(targets: list[TargetSpec], shards: int) -> list[list[TargetSpec]]:
+    """Split targets into at most ``shards`` lists, each host's targets in one of them."""
     plan: list[list[TargetSpec]] = [[] for _ in range(shards)]
-    if split_hosts:
-        for index, target in enumerate(targets):
-            plan[index % shards].append(target)
-        return plan
     by_host: dict[str, list[TargetSpec]] = defaultdict(list)
     for target in targets:
         by_host[target.host].append(target)
@@ -69,9 +65,14 @@ def run_sharded(config: Config, store: Store, targets: list[TargetSpec], shards:
     one process fewer means one fewer private copy of everything the shards touch. Outcomes
     of the forked shards stream back through a queue, read by a thread, as they come.
     """
-    plan = plan_shards(targets, shards, split_hosts=config.fetch.per_host_delay == 0)
-    part = shard_config(config, len(plan))
     context = multiprocessing.get_context("fork")
+    plan: list[list[TargetSpec]] | list[SharedTargets]
+    if config.fetch.per_host_delay == 0:  # no politeness to keep: any shard may take any page
+        shared = SharedTargets(interleave_hosts(targets), context.Value("q", 0), shards)
+        plan = [shared] * shards
+    else:
+        plan = plan_shards(targets, shards)
+    part = shard_config(config, len(plan))
     results: multiprocessing.Queue = context.Queue()
     workers = [context.Process(target=_shard_main, args=(part, shard, results), daemon=True)
                for shard in plan[1:]]
@@ -125,7 +126,7 @@ def run_sharded(config: Config, store: Store, targets: list[TargetSpec], shards:
     return outcomes
 
 
-def _shard_main(config: Config, targets: list[TargetSpec],
+def _shard_main(config: Config, targets: list[TargetSpec] | SharedTargets,
                 results: multiprocessing.Queue) -> None:
     """One shard: its own store connection, fetcher and writer."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
