@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
+import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from tracker.blobs import BlobError, BlobStore
 from tracker.config import parse_config
@@ -84,6 +87,23 @@ def test_a_delta_whose_base_is_damaged_says_so(tmp_path: Path) -> None:
     with pytest.raises(BlobError, match=f"{second[:12]} is a delta whose base blob "
                                         f"{first[:12]} is missing"):
         blobs.get(second)
+
+
+def test_reads_do_not_wait_for_another_process_writing(tmp_path: Path) -> None:
+    store = Store.open(parse_config({}, tmp_path / "config.toml"))
+    writer = sqlite3.connect(store.engine.url.database, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # as a check shard's writer holds it while it records
+    writer.execute("INSERT INTO targets (name, url, select_json, remove_json, source, "
+                   "tags_json, recipients_json, enabled, origin, created_at) VALUES ('a', "
+                   "'https://a.example/', '[]', '[]', 'live', '[]', '[]', 1, 'cli', "
+                   "'2026-01-01')")
+    started = time.monotonic()
+    with store.reading() as session:
+        assert session.execute(text("SELECT count(*) FROM targets")).scalar() == 0
+    assert time.monotonic() - started < 5  # not the 30 s busy timeout
+    writer.execute("COMMIT")
+    with store.reading() as session:
+        assert session.execute(text("SELECT count(*) FROM targets")).scalar() == 1
 
 
 def test_sqlite_store_uses_wal(tmp_path: Path) -> None:

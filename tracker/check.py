@@ -394,7 +394,7 @@ class Checker:
         noticeable part of a thousand-page cycle's start.
         """
         found: dict[int, _Previous] = {}
-        with Session(self.store.engine) as session:
+        with self.store.reading() as session:
             for chunk_start in range(0, len(target_ids), _PREVIOUS_CHUNK):
                 chunk = target_ids[chunk_start:chunk_start + _PREVIOUS_CHUNK]
                 states = {row[0]: row for row in session.execute(

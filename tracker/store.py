@@ -23,6 +23,7 @@ from .blobs import BlobStore
 from .config import Config
 
 BUSY_TIMEOUT_MS = 30_000
+_READ_ONLY = "tracker_read_only"  # execution option of Store.reading's connections
 
 
 class StoreError(Exception):
@@ -64,7 +65,11 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the write lock up front (a deferred transaction that reads, then writes
+        # gets SQLITE_BUSY without the busy timeout); readers (Store.reading) need no lock in
+        # WAL mode and must not queue behind another process's writes.
+        read_only = connection.get_execution_options().get(_READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def _create_tables(engine: Engine) -> None:
@@ -129,6 +134,18 @@ class Store:
             except BaseException:
                 session.rollback()
                 raise
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for reads only: it neither waits for nor blocks other writers.
+
+        A check cycle's shards read previous state while another shard's writer holds the
+        write lock; through :meth:`session` each read would wait for that commit.
+        """
+        with self.engine.connect() as connection:
+            connection = connection.execution_options(**{_READ_ONLY: True})
+            with Session(bind=connection) as session:
+                yield session
 
     def close(self) -> None:
         self.engine.dispose()
