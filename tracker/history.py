@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from sqlalchemy import BindParameter
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -40,8 +41,11 @@ def latest_version(session: Session, target_id: int,
     return session.exec(query).first()
 
 
-def latest_versions_query(target_ids: list[int]):  # type: ignore[no-untyped-def]
-    """A query for the latest version of each of ``target_ids`` (one row per target)."""
+def latest_versions_query(target_ids: list[int] | BindParameter):  # type: ignore[no-untyped-def]
+    """A query for the latest version of each of ``target_ids`` (one row per target).
+
+    ``target_ids`` may be an expanding bind parameter, for a query built once and run often.
+    """
     inner = aliased(Version)
     newest = select(inner.id).where(inner.target_id == Version.target_id) \
         .order_by(col(inner.captured_at).desc(), col(inner.id).desc()).limit(1) \
