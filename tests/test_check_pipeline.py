@@ -12,7 +12,7 @@ from sqlmodel import select
 from tests.pageserver import PageServer, Request
 from tracker.check import run_checks
 from tracker.config import parse_config
-from tracker.models import Change, CheckLog, FetchState, Snapshot, Version
+from tracker.models import Change, CheckLog, FetchState, Snapshot, Target, Version
 from tracker.store import Store
 from tracker.targets import enabled_targets, sync_config_targets
 
@@ -109,6 +109,28 @@ def test_a_new_version_is_stored_as_deltas_on_the_previous_one(page_server,
     assert blobs.base_of(new_ver.text_sha256) == old_ver.text_sha256
     assert blobs.get(new_snap.sha256) == policy(retention="24 months", token="t1").encode()
     assert "24 months" in blobs.get_text(new_ver.text_sha256)
+
+
+def test_a_lost_previous_text_quarantines_that_page_only_until_repaired(page_server,
+                                                                         env_factory) -> None:
+    from tracker.verify import repair_store, verify_store
+
+    page_server.html("/a", policy(sell="do not sell (a)"))
+    page_server.html("/b", policy(sell="do not sell (b)"))
+    env = env_factory(["/a", "/b"])
+    env.check()
+    name_of = {t.id: t.name for t in env.rows(Target)}
+    text_of = {name_of[v.target_id]: v.text_sha256 for v in env.rows(Version)}
+    env.store.blobs.path(text_of["a"]).unlink()
+    page_server.html("/a", policy(retention="24 months", sell="do not sell (a)"))
+    page_server.html("/b", policy(retention="24 months", sell="do not sell (b)"))
+    outcomes = env.check()
+    assert outcomes == {"a": "quarantined", "b": "new_version"}  # the cycle goes on
+    (log,) = [row for row in env.rows(CheckLog) if row.result == "quarantined"]
+    assert f"blob {text_of['a'][:12]} is missing" in log.detail
+    assert "tracker verify --repair" in log.detail
+    repair_store(env.store, verify_store(env.store))
+    assert env.check() == {"a": "new_version", "b": "unchanged"}
 
 
 def test_etag_304_is_unchanged_and_conditional(page_server, env_factory) -> None:

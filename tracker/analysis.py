@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .blobs import BlobStore, sha256_hex
+from .blobs import BlobError, BlobStore, sha256_hex
 from .charset import decode_html
 from .document import Document
 from .fetch import FetchResult
@@ -102,7 +102,12 @@ def analyze_page(job: PageJob) -> PageAnalysis:
     if text_sha == job.previous_text_sha:
         return PageAnalysis(fingerprint=fingerprint, unchanged=True, text_sha=text_sha)
     blobs = BlobStore(Path(job.blob_root))
-    old_text = None if job.previous_text_sha is None else blobs.get(job.previous_text_sha)
+    try:
+        old_text = None if job.previous_text_sha is None else blobs.get(job.previous_text_sha)
+    except BlobError as exc:  # the store is damaged, not the page: keep it, say what to do
+        return PageAnalysis(ok=False, reason=f"cannot compare with the last version: {exc} "
+                                             "(`tracker verify --repair` re-derives it)",
+                            raw_sha=_store_raw(job), raw_size=len(result.body))
     # Both stored as deltas against the previous version's when they resemble them. Not
     # fsynced here: the recording side syncs once per batch before committing rows.
     blobs.put(encoded, sync=False, like=job.previous_text_sha, like_data=old_text)
