@@ -155,13 +155,18 @@ def source_digest() -> str:
     return h.hexdigest()[:12]
 
 
-def du_mb(*paths: Path) -> float:
+def du_mb(*paths: Path, allocated: bool = False) -> float:
+    """Bytes in the files under ``paths``, or (``allocated``) the disk blocks they take, as
+    `du` counts them: a small file still takes a whole block."""
+    def size(stat: os.stat_result) -> int:
+        return stat.st_blocks * 512 if allocated else stat.st_size
+
     total = 0
     for path in paths:
         if path.is_file():
-            total += path.stat().st_size
+            total += size(path.stat())
         elif path.is_dir():
-            total += sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+            total += sum(size(p.stat()) for p in path.rglob("*") if p.is_file())
     return total / 1e6
 
 
@@ -388,6 +393,8 @@ class Round:
     store_mb: float = 0.0
     snap_mb: float = 0.0
     uw_cache_mb: float = 0.0
+    store_disk_mb: float = 0.0
+    uw_cache_disk_mb: float = 0.0
 
 
 def median_run(runs: list[Run]) -> Run:
@@ -468,8 +475,11 @@ def run_round(index: int, tmp: Path, server: StaticServer, pages: PageSet, www: 
                 urlwatch_cycle(cycle)
     done.store_mb = du_mb(twork / "t.db", twork / "t.db-wal", twork / "snapshots")
     done.snap_mb = du_mb(twork / "snapshots")
+    done.store_disk_mb = du_mb(twork / "t.db", twork / "t.db-wal", twork / "snapshots",
+                               allocated=True)
     if uw is not None:
         done.uw_cache_mb = du_mb(uwork / "cache.db")
+        done.uw_cache_disk_mb = du_mb(uwork / "cache.db", allocated=True)
     return done
 
 
@@ -555,8 +565,8 @@ def main(argv: list[str] | None = None) -> int:
             results = {tool: {cycle: median_run([rd.runs[tool][cycle] for rd in rounds])
                               for cycle, _ in CYCLES if cycle in rounds[0].runs[tool]}
                        for tool in ("tracker", "urlwatch")}
-            store_mb, snap_mb, uw_cache_mb = (rounds[-1].store_mb, rounds[-1].snap_mb,
-                                              rounds[-1].uw_cache_mb)
+            last = rounds[-1]
+            store_mb, snap_mb, uw_cache_mb = last.store_mb, last.snap_mb, last.uw_cache_mb
 
             print(f"\nN={n}; wall = seconds, cpu = user+sys seconds of the tool's process(es); "
                   f"load average now {os.getloadavg()[0]:.1f} (at start {load_start:.1f}) on "
@@ -611,10 +621,12 @@ def main(argv: list[str] | None = None) -> int:
                   f"summed over its processes ({verdict} the {RSS_LIMIT_MB} MB target)")
             print(f"tracker store after 3 cycles: {store_mb:.1f} MB "
                   f"(snapshots {snap_mb:.1f} MB, database {store_mb - snap_mb:.1f} MB) = "
-                  f"{store_mb * 1000 / n:.1f} MB per 1000 targets")
+                  f"{store_mb * 1000 / n:.1f} MB per 1000 targets; on disk "
+                  f"{last.store_disk_mb * 1000 / n:.1f} MB (whole blocks)")
             if uw is not None:
                 print(f"urlwatch cache after 3 cycles: {uw_cache_mb:.1f} MB = "
-                      f"{uw_cache_mb * 1000 / n:.1f} MB per 1000 targets")
+                      f"{uw_cache_mb * 1000 / n:.1f} MB per 1000 targets; on disk "
+                      f"{last.uw_cache_disk_mb * 1000 / n:.1f} MB")
 
             if args.profile:
                 profile_tracker(tmp, server, pages, n, args)
