@@ -133,6 +133,26 @@ def test_a_lost_previous_text_quarantines_that_page_only_until_repaired(page_ser
     assert env.check() == {"a": "new_version", "b": "unchanged"}
 
 
+def test_a_page_that_trips_a_bug_fails_alone(page_server, env_factory, monkeypatch) -> None:
+    import tracker.check
+
+    real = tracker.check.analyze_page
+
+    def buggy(job):
+        if job.result.url.endswith("/bad"):
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(job)
+
+    monkeypatch.setattr(tracker.check, "analyze_page", buggy)
+    page_server.html("/bad", policy())
+    page_server.html("/good", policy())
+    env = env_factory(["/bad", "/good"])
+    assert env.check() == {"bad": "failed", "good": "first_version"}
+    (log,) = [row for row in env.rows(CheckLog) if row.result == "failed"]
+    assert log.detail == ("internal error while analyzing the page: RecursionError: maximum "
+                          "recursion depth exceeded")
+
+
 def test_etag_304_is_unchanged_and_conditional(page_server, env_factory) -> None:
     body = policy().encode()
 

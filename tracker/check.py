@@ -256,17 +256,25 @@ class Checker:
             return _Pending(spec, result, None, previous)
         job = PageJob(result, spec.select, spec.remove, str(self.store.blobs.root),
                       previous.fingerprint, previous.text_sha, previous.words, previous.raw_sha)
-        if self.executor is None:
-            analysis = analyze_page(job)
-        else:
-            # An unchanged page is settled here: shipping its body to a worker costs more.
-            analysis = quick_unchanged(job)
-            if analysis is None:
-                loop = asyncio.get_running_loop()
-                analysis = await loop.run_in_executor(self.executor, analyze_page, job)
+        try:
+            analysis = await self._analyze(job)
+        except Exception as exc:  # a bug tripped by one page must not end everyone's cycle
+            log.exception("analyzing %s failed", spec.url)
+            analysis = PageAnalysis(ok=False, reason="internal error while analyzing the page: "
+                                                     f"{type(exc).__name__}: {exc}")
         # The body is stored (or not worth storing) by now: a queued outcome keeps only the
         # response's metadata, so a backlog at the writer costs kilobytes, not whole pages.
         return _Pending(spec, replace(result, body=b""), analysis, previous)
+
+    async def _analyze(self, job: PageJob) -> PageAnalysis:
+        if self.executor is None:
+            return analyze_page(job)
+        # An unchanged page is settled here: shipping its body to a worker costs more.
+        analysis = quick_unchanged(job)
+        if analysis is None:
+            loop = asyncio.get_running_loop()
+            analysis = await loop.run_in_executor(self.executor, analyze_page, job)
+        return analysis
 
     def _record_batch(self, batch: list[_Pending]) -> list[CheckOutcome]:
         """Record outcomes in one transaction; on any error, fall back to one per target.
