@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -151,6 +153,25 @@ def test_a_page_that_trips_a_bug_fails_alone(page_server, env_factory, monkeypat
     (log,) = [row for row in env.rows(CheckLog) if row.result == "failed"]
     assert log.detail == ("internal error while analyzing the page: RecursionError: maximum "
                           "recursion depth exceeded")
+
+
+def test_a_first_version_does_not_load_the_semantic_engine(tmp_path) -> None:
+    # ~60 ms per process of a first cycle: a first version needs only the date extractor.
+    script = f"""
+import sys
+from datetime import UTC, datetime
+from tracker.analysis import PageJob, analyze_page
+from tracker.fetch import FetchResult
+page = {policy()!r}.encode()
+result = FetchResult("http://x/", "http://x/", 200, {{}}, "text/html", "utf-8", page,
+                     datetime.now(UTC), 0.0)
+analysis = analyze_page(PageJob(result, (), (), {str(tmp_path)!r}))
+assert analysis.ok and analysis.effective_date == "2018-05-24", analysis
+print("tracker.compare.semantic" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"
 
 
 def test_etag_304_is_unchanged_and_conditional(page_server, env_factory) -> None:

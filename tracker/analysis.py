@@ -93,8 +93,8 @@ def analyze_page(job: PageJob) -> PageAnalysis:
         return PageAnalysis(ok=False, reason=verdict.reason or "unusable page",
                             raw_sha=_store_raw(job), raw_size=len(result.body))
     # Imported here: the semantic engine costs ~60 ms to load, and a cycle in which nothing
-    # changed never needs it.
-    from .compare.semantic import compare_documents, extract_effective_date
+    # changed never needs it (nor does a first version: its date needs only the extractor).
+    from .compare.extractors.dates import extract_effective_date
 
     text = document.to_text()
     encoded = text.encode("utf-8")
@@ -114,6 +114,8 @@ def analyze_page(job: PageJob) -> PageAnalysis:
     raw_sha = blobs.put(result.body, sync=False, like=job.previous_raw_sha)
     comparison = None
     if old_text is not None:
+        from .compare.semantic import compare_documents
+
         # ``document`` equals Document.from_text(text) (the round trip is exact).
         old = Document.from_text(old_text.decode("utf-8"))
         comparison = compare_documents(old, document).to_json_dict()
