@@ -20,7 +20,6 @@ from datetime import datetime
 from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
-from .alerts.rules import change_alert_values, settled_alert_state
 from .analysis import PageAnalysis
 from .config import Config
 from .fetch import FetchResult
@@ -92,25 +91,8 @@ def record_new_texts(connection: Connection, config: Config, pages: Sequence[New
         _version_row(page, snapshot_id, now)
         for (_, page), snapshot_id in zip(fits, snapshot_ids, strict=True)], "snapshot_id")
 
-    changes: list[tuple[int, dict]] = []  # (position in fits, change row)
-    for position, ((_, page), version_id) in enumerate(zip(fits, version_ids, strict=True)):
-        comparison = page.analysis.comparison
-        if comparison is None:
-            continue
-        alert_state = settled_alert_state(config, alert_state_for(comparison, alerts=True))
-        changes.append((position, change_values(
-            page.spec.id, latest[page.spec.id].id, version_id, comparison, "live", alert_state,
-            created_at=now)))
-    change_ids = _insert(connection, _CHANGES, [row for _, row in changes], "to_version_id")
-    change_of = {position: (change_id, row) for (position, row), change_id
-                 in zip(changes, change_ids, strict=True)}
-
-    alerts = [change_alert_values(config, fits[position][1].spec, change_id,
-                                  fits[position][1].analysis.comparison or {}, now)
-              for position, (change_id, row) in change_of.items()
-              if row["alert_state"] == "queued"]
-    if alerts:
-        connection.execute(insert(_ALERTS), alerts)
+    change_of = _insert_changes(connection, config, fits, version_ids,
+                                {target_id: row.id for target_id, row in latest.items()}, now)
 
     recorded: list[Recorded | None] = [None] * len(pages)
     log_rows, state_rows = [], []
@@ -130,6 +112,37 @@ def record_new_texts(connection: Connection, config: Config, pages: Sequence[New
     _ensure_states(connection, [row["tid"] for row in state_rows])
     connection.execute(_UPDATE_STATE, state_rows)
     return recorded
+
+
+def _insert_changes(connection: Connection, config: Config, fits: list[tuple[int, NewText]],
+                    version_ids: list[int], latest_version_of: dict[int, int],
+                    now: datetime) -> dict[int, tuple[int, dict]]:
+    """Change rows (and queued alerts) of the pages compared with their latest version:
+    ``{position in fits: (change id, change row)}``."""
+    compared = [(position, page, version_id) for position, ((_, page), version_id)
+                in enumerate(zip(fits, version_ids, strict=True))
+                if page.analysis.comparison is not None]
+    if not compared:
+        return {}  # first versions: no alerts, so their rules (and email rendering) never load
+    from .alerts.rules import change_alert_values, settled_alert_state
+
+    changes = []
+    for position, page, version_id in compared:
+        comparison = page.analysis.comparison or {}
+        alert_state = settled_alert_state(config, alert_state_for(comparison, alerts=True))
+        changes.append((position, change_values(
+            page.spec.id, latest_version_of[page.spec.id], version_id, comparison, "live",
+            alert_state, created_at=now)))
+    change_ids = _insert(connection, _CHANGES, [row for _, row in changes], "to_version_id")
+    change_of = {position: (change_id, row) for (position, row), change_id
+                 in zip(changes, change_ids, strict=True)}
+    alerts = [change_alert_values(config, fits[position][1].spec, change_id,
+                                  fits[position][1].analysis.comparison or {}, now)
+              for position, (change_id, row) in change_of.items()
+              if row["alert_state"] == "queued"]
+    if alerts:
+        connection.execute(insert(_ALERTS), alerts)
+    return change_of
 
 
 def _insert(connection: Connection, table, rows: list[dict], key: str) -> list[int]:  # type: ignore[no-untyped-def]
