@@ -158,21 +158,21 @@ class BlobStore:
 
     def _delta(self, data: bytes, like: str, like_data: bytes | None) -> bytes | None:
         """``data`` as a delta blob file against ``like``'s whole base, or None if not worth it."""
+        base = self.base_of(like) or like  # a delta's base: chains stay one link deep
         try:
-            stored = self._read(like)
-            base = like
-            if stored.startswith(DELTA_MAGIC):  # against its base: chains stay one link deep
-                base = stored[len(DELTA_MAGIC):_DELTA_HEADER].hex()
-                stored, like_data = self._read(base), None
+            if base == like and like_data is not None:  # only its size is left to read
+                base_size, base_data = os.path.getsize(self.path(base)), like_data
+            else:
+                stored = self._read(base)
                 if stored.startswith(DELTA_MAGIC):
                     return None  # not written by this store; do not build on it
-            base_data = like_data if like_data is not None else decompress(stored)
+                base_size, base_data = len(stored), decompress(stored)
         except (OSError, zlib.error, zstandard.ZstdError):
             return None
         if sha256_hex(base_data) != base:
             return None  # a damaged base (or wrong like_data) must not become a dictionary
         frame = compress_delta(data, base_data)
-        if _DELTA_HEADER + len(frame) > DELTA_MAX_SHARE * len(stored):
+        if _DELTA_HEADER + len(frame) > DELTA_MAX_SHARE * base_size:
             return None
         return DELTA_MAGIC + bytes.fromhex(base) + frame
 
