@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 import httpx
 
 from . import http11
-from .targets import politeness_key
+from .targets import DEFAULT_PORTS, politeness_key
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,6 @@ _remember_missing_sniffio()
 
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _WEB_SCHEMES = frozenset({"http", "https"})
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 # A redirect's or 304's body is read (up to this much) only so the connection can be reused.
 _DISCARD_LIMIT = 65_536
 # Only encodings we can inflate with a bound on the output; anything else a server sends
@@ -565,7 +564,7 @@ def _parse_retry_after(value: str | None) -> float | None:
 
 
 def _hostport(target: httpx.URL) -> str:
-    port = target.port or _DEFAULT_PORTS.get(target.scheme)
+    port = target.port or DEFAULT_PORTS.get(target.scheme)
     return f"{target.host}:{port}"
 
 

@@ -56,7 +56,7 @@ class TargetSpec:
                    _strings(row.tags_json), _strings(row.recipients_json), row.enabled)
 
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def politeness_key(scheme: str, host: str, port: int | None) -> str:
@@ -66,7 +66,7 @@ def politeness_key(scheme: str, host: str, port: int | None) -> str:
     kept whole in one shard), so "Example.com:443" and "user@example.com" are one host to both.
     """
     host = host.lower()
-    return host if port is None or port == _DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
+    return host if port is None or port == DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
 
 
 def _strings(stored: str) -> tuple[str, ...]:
