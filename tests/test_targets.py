@@ -87,6 +87,39 @@ def test_a_sync_with_nothing_to_change_writes_nothing(tmp_path: Path) -> None:
     store.close()
 
 
+def test_a_long_target_list_is_synced_a_chunk_at_a_time_with_nothing_missed(
+        tmp_path: Path, monkeypatch) -> None:
+    import tracker.targets
+
+    monkeypatch.setattr(tracker.targets, "_SYNC_CHUNK", 7)  # 50 targets: eight chunks
+    listed = [{"name": f"t{i:02d}", "url": f"https://s{i % 3}.example/p{i}"} for i in range(50)]
+    config = config_with(tmp_path, listed)
+    store = Store.open(config)
+    with store.session() as session:
+        sync_config_targets(session, config)
+    before = rows(store)
+    assert len(before) == 50 and all(t.enabled and t.origin == "config" for t in before.values())
+
+    # Every third target edited, the last ten dropped, three new ones, in every chunk.
+    edited = [dict(t, url=t["url"] + "?v=2") if i % 3 == 0 else t
+              for i, t in enumerate(listed[:40])]
+    edited += [{"name": f"new{i}", "url": f"https://n.example/{i}"} for i in range(3)]
+    with store.session() as session:
+        sync_config_targets(session, parse_config(
+            {"storage": {"database": f"sqlite:///{tmp_path / 't.db'}",
+                         "snapshots": str(tmp_path / "snapshots")}, "targets": edited},
+            tmp_path / "config.toml"))
+    after = rows(store)
+    assert len(after) == 53
+    for i in range(50):
+        row = after[f"t{i:02d}"]
+        assert row.id == before[f"t{i:02d}"].id
+        assert row.enabled is (i < 40), i
+        assert row.url == listed[i]["url"] + ("?v=2" if i % 3 == 0 and i < 40 else ""), i
+    assert all(after[f"new{i}"].enabled for i in range(3))
+    store.close()
+
+
 def test_a_cycle_takes_hosts_in_turns_keeping_each_hosts_order() -> None:
     from tracker.targets import TargetSpec, interleave_hosts
 

@@ -117,38 +117,56 @@ def _apply(row: Target, spec: TargetConfig) -> None:
         setattr(row, name, value)
 
 
+#: Config targets compared and written per step of :func:`sync_config_targets` (and the IN
+#: list of each query: SQLite caps the parameters of one statement).
+_SYNC_CHUNK = 500
+
+
 def sync_config_targets(session: Session, config: Config) -> None:
     """Make the database agree with config.toml's [[targets]] (history is never deleted).
 
     A target that disappears from config.toml is disabled, not dropped: its versions stay
     browsable and it comes back with its history if it is listed again. Rows are compared as
     plain tuples first and loaded as ORM objects only when they need a write: a daemon or cron
-    job starts with this on every run, and usually nothing changed.
+    job starts with this on every run, and usually nothing changed. The list is compared a
+    chunk at a time, so a config of 100,000 targets never holds a second copy of itself.
     """
-    stored = {row.name: row for row in session.execute(
-        select(Target.name, Target.origin, *(getattr(Target, c) for c in _SYNCED)))}
     listed: set[str] = set()
-    stale: dict[str, TargetConfig] = {}
-    for spec in config.targets:
-        listed.add(spec.name)
-        row = stored.get(spec.name)
-        wanted = _columns(spec)
-        if row is None or row.origin != "config" or any(
-                getattr(row, name) != value for name, value in wanted.items()):
-            stale[spec.name] = spec
-    dropped = [name for name, row in stored.items()
-               if row.origin == "config" and name not in listed and row.enabled]
-    if not stale and not dropped:
-        return
-    names = [*stale, *dropped]
-    rows: dict[str, Target] = {}
-    for start in range(0, len(names), 500):  # bounded IN lists (SQLite caps parameters)
-        rows.update((row.name, row) for row in session.exec(
-            select(Target).where(col(Target.name).in_(names[start:start + 500]))))
+    targets = config.targets
+    for start in range(0, len(targets), _SYNC_CHUNK):
+        chunk = targets[start:start + _SYNC_CHUNK]
+        names = [spec.name for spec in chunk]
+        listed.update(names)
+        stored = {row.name: row for row in session.execute(
+            select(Target.name, Target.origin, *(getattr(Target, c) for c in _SYNCED))
+            .where(col(Target.name).in_(names)))}
+        stale = [spec for spec in chunk if _differs(stored.get(spec.name), spec)]
+        if stale:
+            _write_stale(session, stale)
+    dropped = [name for name in session.execute(
+        select(Target.name).where(Target.origin == "config", col(Target.enabled))).scalars()
+        if name not in listed]
+    for start in range(0, len(dropped), _SYNC_CHUNK):
+        for row in session.exec(select(Target).where(
+                col(Target.name).in_(dropped[start:start + _SYNC_CHUNK]))):
+            row.enabled = False
+    session.flush()
+
+
+def _differs(row: object, spec: TargetConfig) -> bool:
+    """Whether the stored ``row`` (a tuple of :data:`_SYNCED`, or None) needs ``spec`` written."""
+    return row is None or row.origin != "config" or any(  # type: ignore[attr-defined]
+        getattr(row, name) != value for name, value in _columns(spec).items())
+
+
+def _write_stale(session: Session, stale: list[TargetConfig]) -> None:
+    """Update the stored rows of ``stale`` targets and insert the new ones in bulk."""
+    rows = {row.name: row for row in session.exec(
+        select(Target).where(col(Target.name).in_([spec.name for spec in stale])))}
     new: list[dict[str, object]] = []
-    for name, spec in stale.items():
-        row = rows.get(name)
-        if row is None:  # inserted in bulk below: a first run of a big config.toml adds many
+    for spec in stale:
+        row = rows.get(spec.name)
+        if row is None:  # a first run of a big config.toml adds many at once
             new.append({"name": spec.name, "origin": "config", "created_at": utcnow(),
                         **_columns(spec)})
             continue
@@ -156,9 +174,7 @@ def sync_config_targets(session: Session, config: Config) -> None:
         row.origin = "config"
     if new:
         session.execute(insert(Target), new)
-    for name in dropped:
-        rows[name].enabled = False
-    session.flush()
+    session.flush()  # edited rows leave the session's keeping: a chunk's worth at a time
 
 
 def add_target(session: Session, spec: TargetConfig) -> Target:
