@@ -253,6 +253,7 @@ def check(ctx: typer.Context,
 
     c = _ctx(ctx)
     store = c.store
+    config = c.config_without_targets()  # synced: the database has them; a long list is freed
     with store.session() as session:
         if names:
             from .targets import TargetSpec
@@ -265,7 +266,6 @@ def check(ctx: typer.Context,
     if not specs:
         out.print("no targets to check: tracker add NAME URL, or list them in config.toml")
         return
-    config = c.config_without_targets()
     # isatty, not rich's is_terminal: a check piped to a log never imports rich (~25 ms).
     if quiet or len(specs) == 1 or not sys.stderr.isatty():
         outcomes = run_checks(config, store, specs)
