@@ -32,13 +32,13 @@ def daemon(ctx: typer.Context,
     from .daemon_log import setup_logging
 
     c = _ctx(ctx)
-    config = c.config
-    if config.email.enabled:
-        config.email.password()  # a missing password variable stops us before anything is written
+    if c.config.email.enabled:
+        c.config.email.password()  # a missing password variable stops us before anything is written
     store = c.store
     setup_logging(verbose)
     try:
-        run_daemon(config, store)
+        # The database has the targets now: the daemon carries no second list of them.
+        run_daemon(c.config_without_targets(), store)
     except LockError as exc:
         typer.echo(f"error: {exc}", err=True)  # one unwrapped line: logs and journald grep it
         raise typer.Exit(2) from None

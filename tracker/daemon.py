@@ -315,11 +315,13 @@ class Daemon:
             event(log, "reload_warning", level=logging.WARNING,
                   warning="[fetch] changes need a restart")
         digest_changed = config.daemon.digest != self.config.daemon.digest
+        with self.store.session() as session:
+            sync_config_targets(session, config)
+        # From here the database holds the targets; jobs are made from it (see _reconcile).
+        config = config.model_copy(update={"targets": []})
         self.config = config
         self.checker.config = config
         self._email_notice_logged = False
-        with self.store.session() as session:
-            sync_config_targets(session, config)
         self._reconcile()
         if digest_changed:
             self._schedule_digest()
