@@ -12,7 +12,7 @@ from collections import deque
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from sqlalchemy import insert
+from sqlalchemy import Row, insert
 from sqlmodel import Session, col, select
 
 from .config import Config, TargetConfig
@@ -99,10 +99,17 @@ def interleave_hosts(targets: list[TargetSpec]) -> list[TargetSpec]:
 
 def _columns(spec: TargetConfig) -> dict[str, object]:
     """The Target columns config.toml decides, as stored."""
-    return {"url": spec.url, "select_json": json.dumps(spec.select),
-            "remove_json": json.dumps(spec.remove), "schedule": spec.schedule,
-            "tags_json": json.dumps(spec.tags), "recipients_json": json.dumps(spec.recipients),
-            "source": spec.source, "enabled": spec.enabled}
+    return dict(zip(_SYNCED, _synced_values(spec), strict=True))
+
+
+def _synced_values(spec: TargetConfig) -> tuple[object, ...]:
+    """:data:`_SYNCED`'s values for ``spec``, in that order: every run compares them all."""
+    return (spec.url, _json_list(spec.select), _json_list(spec.remove), spec.schedule,
+            _json_list(spec.tags), _json_list(spec.recipients), spec.source, spec.enabled)
+
+
+def _json_list(values: list[str]) -> str:
+    return json.dumps(values) if values else "[]"  # most are empty: skip the encoder
 
 
 #: The columns a TargetSpec is made of.
@@ -153,10 +160,9 @@ def sync_config_targets(session: Session, config: Config) -> None:
     session.flush()
 
 
-def _differs(row: object, spec: TargetConfig) -> bool:
-    """Whether the stored ``row`` (a tuple of :data:`_SYNCED`, or None) needs ``spec`` written."""
-    return row is None or row.origin != "config" or any(  # type: ignore[attr-defined]
-        getattr(row, name) != value for name, value in _columns(spec).items())
+def _differs(row: Row | None, spec: TargetConfig) -> bool:
+    """Whether the stored ``row`` (name, origin, then :data:`_SYNCED`) needs ``spec`` written."""
+    return row is None or row[1] != "config" or tuple(row[2:]) != _synced_values(spec)
 
 
 def _write_stale(session: Session, stale: list[TargetConfig]) -> None:
