@@ -100,15 +100,12 @@ def test_a_long_target_list_is_synced_a_chunk_at_a_time_with_nothing_missed(
     before = rows(store)
     assert len(before) == 50 and all(t.enabled and t.origin == "config" for t in before.values())
 
-    # Every third target edited, the last ten dropped, three new ones, in every chunk.
+    # Every third target edited (some in every chunk), the last ten dropped, three added.
     edited = [dict(t, url=t["url"] + "?v=2") if i % 3 == 0 else t
               for i, t in enumerate(listed[:40])]
     edited += [{"name": f"new{i}", "url": f"https://n.example/{i}"} for i in range(3)]
     with store.session() as session:
-        sync_config_targets(session, parse_config(
-            {"storage": {"database": f"sqlite:///{tmp_path / 't.db'}",
-                         "snapshots": str(tmp_path / "snapshots")}, "targets": edited},
-            tmp_path / "config.toml"))
+        sync_config_targets(session, config_with(tmp_path, edited))
     after = rows(store)
     assert len(after) == 53
     for i in range(50):
