@@ -419,6 +419,16 @@ def start_floor(tmp: Path, runs: int = 3) -> float:
                   for _ in range(runs))
 
 
+def urlwatch_floor(tmp: Path, uw: Path, server: StaticServer, runs: int = 3) -> float:
+    """Median wall time of urlwatch with an empty job list: its own start, for comparison."""
+    work = tmp / "floor-urlwatch"
+    work.mkdir()
+    jobs, cfg = write_urlwatch_files(work, server, 0)
+    return median(measure([str(uw), "--urls", str(jobs), "--config", str(cfg), "--cache",
+                           str(work / "cache.db")], work, dict(os.environ, HOME=str(work))).wall
+                  for _ in range(runs))
+
+
 def run_round(index: int, tmp: Path, server: StaticServer, pages: PageSet, www: Path, n: int,
               args, uw: Path | None, problems: list[str]) -> Round:
     """The three cycles on fresh stores, both tools on the same pages within each cycle.
@@ -560,6 +570,7 @@ def main(argv: list[str] | None = None) -> int:
                         dict(os.environ, HOME=str(tmp / "warm-urlwatch")))
 
             floor = start_floor(tmp)
+            uw_floor = urlwatch_floor(tmp, uw, server) if uw is not None else None
             rounds = [run_round(r, tmp, server, pages, www, n, args, uw, problems)
                       for r in range(args.rounds)]
             results = {tool: {cycle: median_run([rd.runs[tool][cycle] for rd in rounds])
@@ -602,6 +613,15 @@ def main(argv: list[str] | None = None) -> int:
                 print(line)
             print(f"tracker start floor (`check --all` with no targets: imports, config, store): "
                   f"{floor:.2f} s")
+            if uw_floor is not None:
+                print(f"urlwatch start floor (an empty job list): {uw_floor:.2f} s; the cycles "
+                      "after each tool's start floor (wall minus floor):")
+                for cycle, _ in CYCLES:
+                    t, u = results["tracker"][cycle], results["urlwatch"].get(cycle)
+                    if u:
+                        print(f"  {cycle:<10} tracker {t.wall - floor:5.2f} s, urlwatch "
+                              f"{u.wall - uw_floor:5.2f} s: "
+                              f"{(u.wall - uw_floor) / max(t.wall - floor, 0.01):.2f}x")
             unchanged = results["urlwatch"].get("unchanged")
             if unchanged:
                 goal = unchanged.wall / TARGETS["unchanged"]
