@@ -155,6 +155,25 @@ def test_a_page_that_trips_a_bug_fails_alone(page_server, env_factory, monkeypat
                           "recursion depth exceeded")
 
 
+def test_a_selected_block_swapped_by_class_is_a_new_version(tmp_path, page_server) -> None:
+    # Tags and texts stay put; only which <div> carries the selected class moves. The
+    # fingerprint must not call that unchanged.
+    def page(a: str, b: str) -> str:
+        return (f"<html><body><main><div class='{a}'><p>We keep server logs for a year.</p>"
+                f"<p>{FILLER}</p></div><div class='{b}'><p>We sell your personal information "
+                f"to brokers.</p><p>{FILLER}</p></div></main></body></html>")
+
+    page_server.html("/p", page("policy", "other"))
+    config = parse_config({"fetch": {"per_host_delay": 0, "timeout": 5, "retries": 0},
+                           "targets": [{"name": "p", "url": page_server.url("/p"),
+                                        "select": [".policy"]}]}, tmp_path / "config.toml")
+    store, specs = synced_store(config)
+    assert [o.result for o in run_checks(config, store, specs)] == ["first_version"]
+    assert [o.result for o in run_checks(config, store, specs)] == ["unchanged"]
+    page_server.html("/p", page("other", "policy"))
+    assert [o.result for o in run_checks(config, store, specs)] == ["new_version"]
+
+
 def test_a_first_version_does_not_load_the_semantic_engine(tmp_path) -> None:
     # ~60 ms per process of a first cycle: a first version needs only the date extractor.
     script = f"""

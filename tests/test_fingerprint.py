@@ -92,9 +92,35 @@ def test_same_fingerprint_means_same_text_across_many_variants() -> None:
     assert len(seen) == len(EDITS) + 1  # chrome never split a variant, every edit did
 
 
-def test_attribute_selectors_opt_out() -> None:
-    assert fingerprint(page(), select=("main",)) is not None
-    assert fingerprint(page(), select=("a[href*=policy]",)) is None
+SWAPPED_CLASSES = (
+    "<main><div class='policy'><p>We keep server logs for a year.</p></div>"
+    "<div class='{other}'><p>We sell your personal information to data brokers.</p></div>"
+    "<div class='{third}'><p>Contact our privacy team at any time.</p></div></main>")
+
+
+@pytest.mark.parametrize("select", [(".policy",), ("div.policy",), ("[class=policy]",),
+                                    ("main > .policy", "p"), ("p", ".policy")])
+def test_what_the_selectors_pick_is_part_of_the_fingerprint(select: tuple[str, ...]) -> None:
+    # Only a class moves: tags, texts and tails stay, and so would a fingerprint that left
+    # the selection out. The selected text changes, so the fingerprint must too.
+    before = "<body>" + SWAPPED_CLASSES.format(other="other", third="note") + "</body>"
+    after = "<body>" + SWAPPED_CLASSES.replace("'policy'", "'note'").format(
+        other="other", third="policy") + "</body>"
+    texts = [normalize_html(html, list(select)).to_text() for html in (before, after)]
+    assert texts[0] != texts[1]
+    assert fingerprint(before, select) != fingerprint(after, select)
+
+
+def test_selector_order_is_part_of_the_fingerprint() -> None:
+    html = "<body>" + SWAPPED_CLASSES.format(other="other", third="note") + "</body>"
+    assert fingerprint(html, (".policy", ".note")) != fingerprint(html, (".note", ".policy"))
+
+
+def test_attributes_the_selectors_do_not_pick_by_leave_the_fingerprint_alone() -> None:
+    one = "<body>" + SWAPPED_CLASSES.format(other="other", third="note") + "</body>"
+    two = one.replace("'other'", "'other wide'").replace("<p>", "<p data-t='9'>")
+    assert normalize_html(one, [".policy"]).to_text() == normalize_html(two, [".policy"]).to_text()
+    assert fingerprint(one, (".policy",)) == fingerprint(two, (".policy",))
 
 
 def test_select_and_document_from_the_same_pruned_tree() -> None:

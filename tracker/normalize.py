@@ -123,7 +123,7 @@ def document_from_pruned(page: PrunedPage, select: list[str] | None = None) -> D
     if root is None:
         return Document()
     if select:
-        containers = [el for sel in select for el in _css(sel)(root)]
+        containers = [el for sel in select for el in select_matches(root, sel)]
     else:
         containers = [_main_content(root)]
     builder = _BlockBuilder()
@@ -179,6 +179,20 @@ def _css(selector: str) -> CSSSelector:
         return CSSSelector(selector)
     except SelectorError as exc:
         raise NormalizeError(f"invalid CSS selector {selector!r}: {exc}") from None
+
+
+def select_matches(root: _Element, selector: str) -> list[_Element]:
+    """The elements a target's ``select`` selector picks, in document order."""
+    return _css(selector)(root)
+
+
+@functools.cache
+def check_selector(selector: str) -> None:
+    """Raise :class:`NormalizeError` for a selector that cannot be compiled (config checks).
+
+    Cached: a long target list often repeats the same few selectors.
+    """
+    _css(selector)
 
 
 def _drop(element: _Element) -> None:
