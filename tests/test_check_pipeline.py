@@ -174,6 +174,25 @@ def test_a_selected_block_swapped_by_class_is_a_new_version(tmp_path, page_serve
     assert [o.result for o in run_checks(config, store, specs)] == ["new_version"]
 
 
+def test_a_stored_target_with_a_bad_selector_fails_with_the_reason(tmp_path, page_server,
+                                                                   caplog) -> None:
+    # Config and `tracker add` reject such selectors; a row written before they did, or by
+    # hand, still gets a plain reason rather than an "internal error" and a traceback.
+    page_server.html("/p", policy())
+    config = local_config(tmp_path, page_server, ["/p"])
+    store, _ = synced_store(config)
+    with store.session() as session:
+        target = session.exec(select(Target)).one()
+        target.select_json = '["div >"]'
+        session.add(target)
+    with store.session() as session:
+        specs = enabled_targets(session)
+    (outcome,) = run_checks(config, store, specs)
+    assert outcome.result == "failed"
+    assert outcome.detail.startswith("target p: invalid CSS selector 'div >'")
+    assert "Traceback" not in caplog.text
+
+
 def test_a_first_version_does_not_load_the_semantic_engine(tmp_path) -> None:
     # ~60 ms per process of a first cycle: a first version needs only the date extractor.
     script = f"""

@@ -69,6 +69,10 @@ tags = ["gdpr"]
      "url = 'https://b.test/'", "targets: duplicate target name 'a'"),
     ("[fetch\ntimeout = 1", "invalid TOML"),
     ("[[targets]]\nname = 'has space'\nurl = 'https://a.test/'", "targets[0] (has space).name"),
+    ("[[targets]]\nname = 'a'\nurl = 'https://a.test/'\nselect = ['main', 'div >']",
+     "targets[0] (a).select: invalid CSS selector 'div >'"),
+    ("[[targets]]\nname = 'a'\nurl = 'https://a.test/'\nremove = ['<<<']",
+     "targets[0] (a).remove: invalid CSS selector '<<<'"),
 ])
 def test_errors_name_the_key_and_the_problem(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError) as info:

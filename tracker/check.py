@@ -28,7 +28,7 @@ from .config import Config
 from .fetch import Fetcher, FetchResult, FetchSettings
 from .history import latest_version, latest_versions_query, record_version
 from .models import Change, CheckLog, FetchState, Snapshot, Version
-from .normalize import NORMALIZER_VERSION
+from .normalize import NORMALIZER_VERSION, NormalizeError
 from .store import Store
 from .targets import TargetSpec, fetch_state, interleave_hosts
 
@@ -258,6 +258,9 @@ class Checker:
                       previous.fingerprint, previous.text_sha, previous.words, previous.raw_sha)
         try:
             analysis = await self._analyze(job)
+        except NormalizeError as exc:  # the target's own settings, stored before they were checked
+            analysis = PageAnalysis(ok=False, reason=f"target {spec.name}: {exc} "
+                                                     "(fix its select/remove selectors)")
         except Exception as exc:  # a bug tripped by one page must not end everyone's cycle
             log.exception("analyzing %s failed", spec.url)
             analysis = PageAnalysis(ok=False, reason="internal error while analyzing the page: "

@@ -139,6 +139,19 @@ class TargetConfig(_Section):
     def _schedule(cls, value: str | None) -> str | None:
         return None if value is None else _check_schedule(value)
 
+    @field_validator("select", "remove")
+    @classmethod
+    def _selectors(cls, value: list[str]) -> list[str]:
+        if value:
+            from .normalize import NormalizeError, check_selector
+
+            for selector in value:
+                try:
+                    check_selector(selector)
+                except NormalizeError as exc:
+                    raise ValueError(str(exc)) from None
+        return value
+
 
 class Config(_Section):
     storage: StorageConfig = Field(default_factory=StorageConfig)
