@@ -227,6 +227,77 @@ def test_etag_304_is_unchanged_and_conditional(page_server, env_factory) -> None
     assert page_server.requests[-1].headers.get("if-none-match") == '"v1"'
 
 
+def _etag_route(page_server: PageServer, path: str, body: str) -> None:
+    """Serve ``body`` with a fixed ETag, answering 304 to a request that sends it back."""
+    data = body.encode()
+
+    def handler(request: Request):
+        if request.headers.get("if-none-match") == '"v1"':
+            return 304, {"ETag": '"v1"'}, b""
+        return 200, {"Content-Type": "text/html; charset=utf-8", "ETag": '"v1"'}, data
+
+    page_server.routes[path] = handler
+
+
+def _checked_with(tmp_path, page_server, **target) -> list:
+    """Sync a config of one target ``/e`` with ``target``'s settings, then check it."""
+    config = parse_config({"fetch": {"per_host_delay": 0, "timeout": 5, "retries": 0},
+                           "targets": [{"name": "e", "url": page_server.url("/e"), **target}]},
+                          tmp_path / "config.toml")
+    store, specs = synced_store(config)
+    try:
+        return run_checks(config, store, specs)
+    finally:
+        store.close()
+
+
+def test_edited_selectors_apply_at_once_and_their_change_is_not_alerted(tmp_path,
+                                                                        page_server) -> None:
+    # The server would answer 304 to the stored ETag; the edited selectors must still be
+    # applied, and the text they remove is the user's doing, not the policy's.
+    _etag_route(page_server, "/e",
+                policy().replace("<h2>Sharing</h2><p>", "<h2>Sharing</h2><p class='sharing'>"))
+    assert [o.result for o in _checked_with(tmp_path, page_server)] == ["first_version"]
+    assert [o.result for o in _checked_with(tmp_path, page_server)] == ["not_modified"]
+    (outcome,) = _checked_with(tmp_path, page_server, remove=[".sharing"])
+    assert page_server.requests[-1].headers.get("if-none-match") is None
+    assert outcome.result == "new_version"
+    assert outcome.summary.startswith("after a change of the target's URL or selectors")
+    store = Store.open(parse_config({}, tmp_path / "config.toml"))
+    with store.session() as session:
+        (change,) = session.exec(select(Change)).all()
+        state = session.exec(select(FetchState)).one()
+    assert change.alert_state == "suppressed"
+    assert state.etag == '"v1"' and len(state.last_fingerprint or "") == 64
+    assert [o.result for o in _checked_with(tmp_path, page_server, remove=[".sharing"])] == \
+        ["not_modified"]
+
+
+def test_an_edit_while_failing_is_not_alerted_either(tmp_path, page_server) -> None:
+    # A target in a failure streak is recorded one at a time (the ORM path), not in bulk.
+    body = policy().replace("<h2>Sharing</h2><p>", "<h2>Sharing</h2><p class='sharing'>")
+    _etag_route(page_server, "/e", body)
+    assert [o.result for o in _checked_with(tmp_path, page_server)] == ["first_version"]
+    page_server.html("/e", "oops", status=500)
+    assert [o.result for o in _checked_with(tmp_path, page_server)] == ["quarantined"]
+    _etag_route(page_server, "/e", body)
+    (outcome,) = _checked_with(tmp_path, page_server, remove=[".sharing"])
+    assert outcome.result == "new_version"
+    assert outcome.summary.startswith("after a change of the target's URL or selectors")
+    store = Store.open(parse_config({}, tmp_path / "config.toml"))
+    with store.session() as session:
+        assert session.exec(select(Change.alert_state)).all() == ["suppressed"]
+
+
+def test_edits_that_do_not_change_what_is_read_keep_the_validators(tmp_path,
+                                                                   page_server) -> None:
+    _etag_route(page_server, "/e", policy())
+    assert [o.result for o in _checked_with(tmp_path, page_server)] == ["first_version"]
+    outcomes = _checked_with(tmp_path, page_server, tags=["gdpr"], schedule="1d")
+    assert [o.result for o in outcomes] == ["not_modified"]
+    assert page_server.requests[-1].headers.get("if-none-match") == '"v1"'
+
+
 def test_redirect_is_followed_and_recorded(page_server, env_factory) -> None:
     page_server.routes["/old"] = lambda r: (301, {"Location": "/new"}, b"")
     page_server.html("/new", policy())

@@ -26,11 +26,16 @@ from sqlmodel import Session, col, select
 from .analysis import PageAnalysis, PageJob, analyze_page, quick_unchanged
 from .config import Config
 from .fetch import Fetcher, FetchResult, FetchSettings
-from .history import latest_version, latest_versions_query, record_version
+from .history import (
+    after_settings_change,
+    latest_version,
+    latest_versions_query,
+    record_version,
+)
 from .models import Change, CheckLog, FetchState, Snapshot, Version
 from .normalize import NORMALIZER_VERSION, NormalizeError
 from .store import Store
-from .targets import TargetSpec, fetch_state, interleave_hosts
+from .targets import SETTINGS_CHANGED, TargetSpec, fetch_state, interleave_hosts
 
 log = logging.getLogger("tracker.check")
 
@@ -312,7 +317,9 @@ class Checker:
             return []
         from .record_bulk import NewText, record_new_texts
 
-        pages = [NewText(p.spec, p.result, p.analysis) for p in batch if p.analysis]
+        pages = [NewText(p.spec, p.result, p.analysis,
+                         alerts=p.previous.fingerprint != SETTINGS_CHANGED)
+                 for p in batch if p.analysis]
         recorded = record_new_texts(session.connection(), self.config, pages,
                                     datetime.now(UTC))
         return [None if r is None else CheckOutcome(
@@ -499,10 +506,13 @@ class Checker:
         snapshot = _snapshot(spec, result, analysis)
         session.add(snapshot)
         session.flush()
+        alerts = state.last_fingerprint != SETTINGS_CHANGED
         version, change = record_version(
             session, self.store.blobs, snapshot, analysis.text_sha, analysis.words,
             analysis.size, analysis.effective_date, NORMALIZER_VERSION, comparison,
-            append=True, latest=latest)
+            alerts=alerts, append=True, latest=latest)
+        if change is not None and not alerts:
+            change.summary = after_settings_change(change.summary)
         state.last_fingerprint = analysis.fingerprint
         if version is None:  # cannot happen for a live capture newer than all versions
             return self._success(session, spec, state, result, UNCHANGED, now)

@@ -75,6 +75,11 @@ def alert_state_for(comparison: dict, alerts: bool) -> str:
     return ALERT_DIGEST
 
 
+def after_settings_change(summary: str) -> str:
+    """A change's summary when the target's URL or selectors changed since the last version."""
+    return f"after a change of the target's URL or selectors (not alerted): {summary}"
+
+
 def make_change(session: Session, target_id: int, old: Version, new: Version,
                 comparison: dict, source: str, alert_state: str | None = None,
                 alerts: bool = True) -> Change:

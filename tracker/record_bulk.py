@@ -23,7 +23,12 @@ from sqlalchemy.engine import Connection
 from .analysis import PageAnalysis
 from .config import Config
 from .fetch import FetchResult
-from .history import alert_state_for, change_values, latest_versions_query
+from .history import (
+    after_settings_change,
+    alert_state_for,
+    change_values,
+    latest_versions_query,
+)
 from .models import Alert, Change, CheckLog, FetchState, Snapshot, Version
 from .normalize import NORMALIZER_VERSION
 from .targets import TargetSpec
@@ -46,6 +51,9 @@ class NewText:
     spec: TargetSpec
     result: FetchResult
     analysis: PageAnalysis
+    #: False when the target's URL or selectors changed since its last version: the change
+    #: may be the edit's doing, so it is recorded (and summarized as such) but not alerted.
+    alerts: bool = True
 
 
 @dataclass(frozen=True)
@@ -129,10 +137,12 @@ def _insert_changes(connection: Connection, config: Config, fits: list[tuple[int
     changes = []
     for position, page, version_id in compared:
         comparison = page.analysis.comparison or {}
-        alert_state = settled_alert_state(config, alert_state_for(comparison, alerts=True))
-        changes.append((position, change_values(
-            page.spec.id, latest_version_of[page.spec.id], version_id, comparison, "live",
-            alert_state, created_at=now)))
+        alert_state = settled_alert_state(config, alert_state_for(comparison, page.alerts))
+        row = change_values(page.spec.id, latest_version_of[page.spec.id], version_id,
+                            comparison, "live", alert_state, created_at=now)
+        if not page.alerts:
+            row["summary"] = after_settings_change(row["summary"])
+        changes.append((position, row))
     change_ids = _insert(connection, _CHANGES, [row for _, row in changes], "to_version_id")
     change_of = {position: (change_id, row) for (position, row), change_id
                  in zip(changes, change_ids, strict=True)}

@@ -12,7 +12,7 @@ from collections import deque
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from sqlalchemy import Row, insert
+from sqlalchemy import Row, insert, update
 from sqlmodel import Session, col, select
 
 from .config import Config, TargetConfig
@@ -170,17 +170,46 @@ def _write_stale(session: Session, stale: list[TargetConfig]) -> None:
     rows = {row.name: row for row in session.exec(
         select(Target).where(col(Target.name).in_([spec.name for spec in stale])))}
     new: list[dict[str, object]] = []
+    reread: list[int] = []
     for spec in stale:
         row = rows.get(spec.name)
         if row is None:  # a first run of a big config.toml adds many at once
             new.append({"name": spec.name, "origin": "config", "created_at": utcnow(),
                         **_columns(spec)})
             continue
+        if _reads_differently(row, spec) and row.id is not None:
+            reread.append(row.id)
         _apply(row, spec)
         row.origin = "config"
     if new:
         session.execute(insert(Target), new)
+    if reread:
+        forget_validators(session, reread)
     session.flush()  # edited rows leave the session's keeping: a chunk's worth at a time
+
+
+#: Stands in for a target's fingerprint after its URL or selectors changed: it matches no
+#: page, and it tells the check that records the next text that the settings, not the
+#: page, may be what changed (see :func:`forget_validators`).
+SETTINGS_CHANGED = "settings-changed"
+
+
+def _reads_differently(row: Target, spec: TargetConfig) -> bool:
+    """Whether ``spec`` fetches another URL or picks other parts of the page than ``row``."""
+    return (row.url != spec.url or row.select_json != _json_list(spec.select)
+            or row.remove_json != _json_list(spec.remove))
+
+
+def forget_validators(session: Session, target_ids: list[int]) -> None:
+    """Make the next check of these targets fetch and read their page in full.
+
+    After a target's URL or selectors change, its stored ETag would have the server answer
+    "304 Not Modified" and the new selectors would not apply until the page itself changed.
+    The fingerprint is replaced by :data:`SETTINGS_CHANGED`, so that check also knows a new
+    text may come from the edit: it records it without alerting anyone.
+    """
+    session.execute(update(FetchState).where(col(FetchState.target_id).in_(target_ids))
+                    .values(etag=None, last_modified=None, last_fingerprint=SETTINGS_CHANGED))
 
 
 def add_target(session: Session, spec: TargetConfig) -> Target:
