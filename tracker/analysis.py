@@ -146,12 +146,15 @@ def quick_unchanged(job: PageJob) -> PageAnalysis | None:
     return None
 
 
-def compare_texts(old_text: str, new_text: str) -> dict:
-    """Semantic comparison of two stored normalized texts, as the JSON contract's dict."""
+def compare_texts(old_text: str, new_text: str, confirmed: bool = False) -> dict:
+    """Semantic comparison of two stored normalized texts, as the JSON contract's dict.
+
+    ``confirmed``: see :func:`tracker.compare.semantic.compare_documents`.
+    """
     from .compare.semantic import compare_documents
 
     old, new = Document.from_text(old_text), Document.from_text(new_text)
-    return compare_documents(old, new).to_json_dict()
+    return compare_documents(old, new, confirmed).to_json_dict()
 
 
 def _store_raw(job: PageJob) -> str | None:

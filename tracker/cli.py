@@ -564,6 +564,33 @@ def backfill(ctx: typer.Context, name: str,
 
 
 @app.command()
+def accept(ctx: typer.Context, name: str,
+           snapshot: Annotated[int | None, typer.Option(
+               "--snapshot", help="The capture's id (default: the newest quarantined one).")]
+           = None,
+           preview: Annotated[bool, typer.Option(
+               "--preview", help="Show what would be recorded; change nothing.")] = False
+           ) -> None:
+    """Record a quarantined capture as a version, once you have checked it is the real page."""
+    from .accept import accept_capture
+
+    c = _ctx(ctx)
+    done = accept_capture(c.config, c.store, name, snapshot, preview)
+    words = f"{done.words} words" + (f" (the version before it: {done.previous_words})"
+                                     if done.previous_words is not None else "")
+    out.print(f"{escape(name)}: capture #{done.snapshot_id} of {done.captured_at}, "
+              f"quarantined for: {escape(done.reason or 'no reason recorded')}; {words}")
+    if preview:
+        out.print(f"would record it; change: {escape(done.summary or 'first version')}"
+                  f"\nrecord it: tracker accept {escape(name)} --snapshot {done.snapshot_id}")
+    elif done.version_id is None:
+        out.print("its text is already the version before it: nothing new recorded")
+    else:
+        out.print(f"recorded as version {done.version_id}; change: "
+                  f"{escape(done.summary or 'first version')}")
+
+
+@app.command()
 def renormalize(ctx: typer.Context,
                 names: Annotated[list[str] | None, typer.Argument()] = None) -> None:
     """Re-derive versions from stored snapshots with the current normalizer (never alerts)."""

@@ -183,7 +183,10 @@ def compose_broken(target: TargetInfo, reason: str, since: datetime | None, fail
     subject = f"[tracking broken] {target.name}: {_one_line(reason)}"
     headline = f"tracking broken: {reason} since {human(since)}"
     explain = ("This is not a policy change. The captures did not pass the quality gate "
-               "(they are kept as quarantined evidence and were not compared)."
+               "(they are kept as quarantined evidence and were not compared). If they are "
+               "in fact the real page (a policy that really got much shorter, say), look with "
+               f"`tracker accept {target.name} --preview` and record it with "
+               f"`tracker accept {target.name}`."
                if quarantined else
                "This is not a policy change: the page could not be fetched, so nothing was "
                "recorded.")

@@ -89,6 +89,13 @@ def _change_alert(session: Session, config: Config, spec: TargetSpec,
     return alert
 
 
+def queue_change_alert_for(session: Session, config: Config, spec: TargetSpec,
+                           change: Change) -> Alert | None:
+    """Apply the change rules to a change recorded outside a check (``tracker accept``)."""
+    assert change.id is not None
+    return _change_alert(session, config, spec, change.id)
+
+
 def settled_alert_state(config: Config, alert_state: str) -> str:
     """A new change's alert state once these rules ran (for bulk recording).
 

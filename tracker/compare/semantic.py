@@ -41,8 +41,12 @@ def extract_effective_date(doc: Document) -> str | None:
     return _extract_effective_date(doc)
 
 
-def compare_documents(old: Document, new: Document) -> Comparison:
-    """Compare two versions of a policy and say what changed in meaning."""
+def compare_documents(old: Document, new: Document, confirmed: bool = False) -> Comparison:
+    """Compare two versions of a policy and say what changed in meaning.
+
+    ``confirmed`` means a person has checked that ``new`` is the real page (``tracker
+    accept``): it is then never called a suspect capture, however much text it lost.
+    """
     # Only the stretch between the blocks both versions share can hold an edit.
     head, tail = common_ends(old, new)
     old_sentences = sentences_of(old, head, len(old.blocks) - tail)
@@ -50,7 +54,7 @@ def compare_documents(old: Document, new: Document) -> Comparison:
     identical = [s.key for s in old_sentences] == [s.key for s in new_sentences]
 
     reason = None
-    if not identical:
+    if not identical and not confirmed:
         reason = _suspect(old, new, old_sentences, new_sentences, trimmed=bool(head or tail))
     if reason:
         return Comparison(material=False, noise_only=False, categories=[], effective_date=None,
