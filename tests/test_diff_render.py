@@ -6,7 +6,13 @@ from tracker.compare.align import ADDED, CHANGED, EQUAL, MOVED, REMOVED, align
 from tracker.compare.worddiff import DELETE, INSERT, word_diff
 from tracker.compare.worddiff import EQUAL as SAME
 from tracker.document import HEADING, ITEM, PARAGRAPH, Block, Document
-from tracker.render import build_report, render_html, render_html_fragment, render_text
+from tracker.render import (
+    build_report,
+    condensed,
+    render_html,
+    render_html_fragment,
+    render_text,
+)
 
 
 def doc(*texts: str) -> Document:
@@ -80,3 +86,46 @@ def test_html_escapes_page_text() -> None:
     assert "&lt;script&gt;" in html and "&lt;b&gt;bold&lt;/b&gt;" in html
     fragment = render_html_fragment(build_report(old, new, comparison))
     assert "Material findings" in fragment
+
+
+LONG_BEFORE = " ".join(f"w{i}" for i in range(40))
+LONG_AFTER = " ".join(f"z{i}" for i in range(40))
+
+
+def test_mail_shows_each_edit_with_a_few_words_around_it() -> None:
+    old = doc(f"{LONG_BEFORE} We keep server logs for 12 months. {LONG_AFTER}")
+    new = doc(f"{LONG_BEFORE} We keep server logs for 24 months. {LONG_AFTER}")
+    text = render_text(condensed(build_report(old, new, None)))
+    (line,) = [line for line in text.splitlines() if "[-12-]" in line]
+    assert line.strip() == ("… w34 w35 w36 w37 w38 w39 We keep server logs for [-12-]{+24+} "
+                            "months. z0 z1 z2 z3 z4 z5 z6 z7 z8 z9 …")
+    full = render_text(build_report(old, new, None))  # `tracker diff` keeps everything
+    assert "w0 " in full and "z39" in full
+
+
+def test_mail_keeps_short_paragraphs_whole_and_elides_between_distant_edits() -> None:
+    short = render_text(condensed(build_report(doc("Logs are kept for 12 months."),
+                                               doc("Logs are kept for 24 months."), None)))
+    assert "Logs are kept for [-12-]{+24+} months." in short
+    old = doc(f"Logs: 12 months. {LONG_BEFORE} Backups: 30 days.")
+    new = doc(f"Logs: 24 months. {LONG_BEFORE} Backups: 90 days.")
+    (line,) = [line for line in render_text(condensed(build_report(old, new, None)))
+               .splitlines() if "[-12-]" in line]
+    assert "months. w0 w1 w2 w3 w4 w5 w6 w7 w8 w9 … w30" in line and "w20" not in line
+    assert line.endswith("w39 Backups: [-30-]{+90+} days.")
+
+
+def test_mail_cuts_long_quotes_and_blocks_and_counts_what_it_left_out() -> None:
+    quote = " ".join(["word"] * 100)
+    comparison = {"material": True, "categories": ["retention"], "findings": [
+        {"category": "retention", "change": "changed", "severity": "high", "old": "P1Y",
+         "new": "P2Y", "old_text": quote, "new_text": "Logs: two years.", "section": ""}]}
+    report = condensed(build_report(doc("Same."), doc("Same.", quote), comparison))
+    finding = report.material_findings[0]
+    assert finding["old_text"].endswith("word … (40 more words)")
+    assert finding["new_text"] == "Logs: two years."
+    assert report.blocks[0].new.endswith("… (40 more words)")
+    assert "(40 more words)" in render_html_fragment(report)
+    barely = " ".join(["word"] * 70)  # within a quarter of the limit: not worth a cut
+    assert condensed(build_report(doc("Same."), doc("Same.", barely), None)).blocks[0].new \
+        == barely

@@ -9,12 +9,13 @@ in HTML: policy pages are untrusted input.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html import escape
 from typing import TYPE_CHECKING
 
 from .compare.align import ADDED, CHANGED, EQUAL, MOVED, REMOVED, align
 from .compare.worddiff import DELETE, INSERT, Span, word_diff
+from .compare.worddiff import EQUAL as EQUAL_SPAN
 from .document import Document
 
 if TYPE_CHECKING:
@@ -93,6 +94,64 @@ def build_report(old: Document, new: Document, comparison: dict | None, *, title
             assert pair.new is not None
             report.blocks.append(BlockDiff(MOVED, section, pair.new.text, pair.new.text))
     return report
+
+
+# --- condensed (mail) ------------------------------------------------------------------
+
+#: In mail, each edit keeps this many unchanged words on either side of it ...
+CONTEXT_WORDS = 12
+#: ... and a quoted clause, or a whole added or removed block, is cut after this many words.
+QUOTE_WORDS = 60
+
+
+def condensed(report: Report, context: int = CONTEXT_WORDS, quote: int = QUOTE_WORDS) -> Report:
+    """The report with long unchanged stretches and long quotes cut, for a mail.
+
+    A one-word edit in a 200-word paragraph otherwise mails the whole paragraph, and a
+    rewritten section quotes every sentence in each finding: the reader has to hunt for the
+    change. The full text stays one `tracker diff` away (the mail says so).
+    """
+    comparison = report.comparison
+    if comparison and comparison.get("findings"):
+        comparison = {**comparison, "findings": [
+            {**f, "old_text": _clipped(f.get("old_text"), quote),
+             "new_text": _clipped(f.get("new_text"), quote)}
+            for f in comparison["findings"]]}
+    blocks = [replace(b, spans=_elided(b.spans, context)) if b.op == CHANGED else
+              replace(b, old=_clipped(b.old, quote), new=_clipped(b.new, quote))
+              for b in report.blocks]
+    return Report(report.title, report.old_label, report.new_label, comparison, blocks)
+
+
+def _clipped(text: str | None, limit: int) -> str | None:
+    """``text`` cut after ``limit`` words (with a count of the rest), unless barely longer."""
+    if text is None:
+        return None
+    words = text.split()
+    if len(words) <= limit + limit // 4:
+        return text
+    return " ".join(words[:limit]) + f" … ({len(words) - limit} more words)"
+
+
+def _elided(spans: tuple[Span, ...], context: int) -> tuple[Span, ...]:
+    """Unchanged spans cut to ``context`` words next to each edit they touch."""
+    last = len(spans) - 1
+    return tuple(
+        Span(EQUAL_SPAN, _around(span.text, after_edit=i > 0, before_edit=i < last,
+                                 context=context))
+        if span.op == EQUAL_SPAN else span
+        for i, span in enumerate(spans))
+
+
+def _around(text: str, after_edit: bool, before_edit: bool, context: int) -> str:
+    """The first words of ``text`` (that follow an edit) and its last (that precede one)."""
+    words = text.split(" ")  # keeps a leading or trailing space as an empty word
+    kept = context * (after_edit + before_edit)
+    if len(words) <= kept + 4:
+        return text
+    head = words[:context] if after_edit else []
+    tail = words[-context:] if before_edit else []
+    return " ".join([*head, "…", *tail])
 
 
 # --- plain text ------------------------------------------------------------------------

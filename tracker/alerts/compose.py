@@ -20,7 +20,7 @@ from html import escape
 from ..blobs import BlobError, BlobStore
 from ..history import load_document
 from ..models import Change, Version
-from ..render import Report, build_report, render_html_fragment, render_text
+from ..render import Report, build_report, condensed, render_html_fragment, render_text
 from .timeutil import as_utc, human, now_utc
 
 #: Changed blocks shown in a change alert; the rest is one `tracker diff` away.
@@ -87,7 +87,8 @@ def _label(version: Version) -> str:
 
 
 def build_change_report(item: ChangeItem, blobs: BlobStore) -> Report:
-    """The report of one change; without the word diff if a text blob is unreadable."""
+    """The report of one change, condensed for a mail; without the word diff if a text blob
+    is unreadable."""
     comparison = json.loads(item.change.comparison_json or "{}")
     title = item.target.name
     old_label, new_label = _label(item.old), _label(item.new)
@@ -96,9 +97,9 @@ def build_change_report(item: ChangeItem, blobs: BlobStore) -> Report:
         new_doc = load_document(blobs, item.new)
     except (BlobError, OSError, UnicodeDecodeError):
         # The findings (with their quoted clauses) are in the database; only the diff is lost.
-        return Report(title, old_label, new_label, comparison)
-    return build_report(old_doc, new_doc, comparison, title=title, old_label=old_label,
-                        new_label=new_label)
+        return condensed(Report(title, old_label, new_label, comparison))
+    return condensed(build_report(old_doc, new_doc, comparison, title=title,
+                                  old_label=old_label, new_label=new_label))
 
 
 def _see_more_text(item: ChangeItem) -> list[str]:
@@ -132,8 +133,8 @@ def compose_change(item: ChangeItem, blobs: BlobStore, *,
 
 def compose_change_brief(item: ChangeItem) -> Composed:
     """A change alert from the stored findings only (no word diff): the fallback body."""
-    report = Report(item.target.name, _label(item.old), _label(item.new),
-                    json.loads(item.change.comparison_json or "{}"))
+    report = condensed(Report(item.target.name, _label(item.old), _label(item.new),
+                              json.loads(item.change.comparison_json or "{}")))
     subject = change_subject(item.target.name, report.comparison or {})
     text = "\n".join([render_text(report).rstrip("\n"), "", *_see_more_text(item), ""])
     html = _PAGE.format(title=escape(subject),
