@@ -28,7 +28,9 @@ _EMAIL = re.compile(r"[a-z0-9][\w.+-]*@[a-z0-9-]+(?:\.[a-z0-9-]+)+", re.IGNORECA
 _SELL = re.compile(r"\b(?:sell\w*|sold|sale)\b", re.IGNORECASE)
 _SELL_NEGATED = re.compile(
     r"(?:\b(?:not|never|no)\b|n't)(?:\s+\w+){0,4}?\s+(?:sell\w*|sold|sale)\b|"
-    r"\bneither\b.{0,30}\bsell",
+    r"\b(?:neither|nor)\b.{0,30}\bsell|"
+    # the negation after the verb: "sell nothing", "sell none of it", "sold no data"
+    r"\b(?:sell|sold)\s+(?:nothing|none|no)\b|\bwithout\s+selling\b",
     re.IGNORECASE,
 )
 _SELL_OPT_OUT = re.compile(r"\bdo\s+not\s+sell\b(?:\s+or\s+share)?\s+my\b|opt[\s-]*out\s+of"
