@@ -217,3 +217,34 @@ def test_boilerplate_shortcuts_agree_with_the_patterns() -> None:
         expected = bool(_COPYRIGHT.match(text) or _FURNITURE_TEXT.match(text))
         assert _is_boilerplate(text) == expected, text
     assert all(_is_boilerplate(p) for p in phrases)
+
+
+def test_control_characters_next_to_dropped_elements_are_removed_not_fatal() -> None:
+    # Word-processor exports carry vertical tabs and form feeds; lxml keeps them in text but
+    # refuses to store them back when a dropped element's tail is moved.
+    html = ("<html><body><h1>Privacy</h1><p>We collect data. <img src='a.png'> Retention is"
+            "\x0b two years.</p><nav>menu</nav>\x0c<p>More text here.</p></body></html>")
+    assert normalize_html(html).to_text() == (
+        "# Privacy\n\nWe collect data. Retention is two years.\n\nMore text here.\n")
+
+
+def test_legacy_pages_nested_past_the_parsers_cap_keep_all_their_text() -> None:
+    # "<p><font>" on every paragraph, never closed: libxml2 nests each paragraph in the last
+    # and stops at 256 levels, which silently dropped everything after the 127th clause.
+    clauses = "".join(f"<p><font face=Arial>Clause {i}: logs are kept {i + 1} days."
+                      for i in range(300))
+    blocks = normalize_html(f"<html><body><h1>Privacy</h1>{clauses}</body></html>").blocks
+    assert [b.text for b in blocks[1:]] == [f"Clause {i}: logs are kept {i + 1} days."
+                                            for i in range(300)]
+    divs = 300
+    nested = (f"<html><body><p>Intro.</p>{'<div>' * divs}<p>We keep logs for 12 months.</p>"
+              f"{'</div>' * divs}<p>The end.</p></body></html>")
+    assert [b.text for b in normalize_html(nested).blocks] == [
+        "Intro.", "We keep logs for 12 months.", "The end."]
+
+
+def test_hostile_nesting_stays_bounded() -> None:
+    # Far past what the block walk can recurse through: the capped parse is kept (what was
+    # cut is lost, as before) and nothing raises.
+    html = "<html><body>" + "<div>" * 5000 + "<p>deep</p>" + "</div>" * 5000 + "</body></html>"
+    assert normalize_html(html).blocks == []

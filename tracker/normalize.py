@@ -26,7 +26,7 @@ from .document import HEADING, ITEM, PARAGRAPH, ROW, Block, Document, clean_disp
 _Element = lxml.etree._Element
 
 #: Bump when normalization output changes; `tracker renormalize` re-derives versions with it.
-NORMALIZER_VERSION = 1
+NORMALIZER_VERSION = 2
 
 
 class NormalizeError(ValueError):
@@ -144,16 +144,30 @@ def _parse_html(html: str) -> _Element | None:
         html = html.replace("\x00", "")
     if not html.strip():
         return None
+    root, cut_short = _parse_with(html, _PARSER, _UTF8_PARSER)
+    if cut_short:
+        deep, _ = _parse_with(html, _DEEP_PARSER, _DEEP_UTF8_PARSER)
+        flat = _flattened(deep)
+        if flat is not None:
+            root = flat
+    return root
+
+
+def _parse_with(html: str, parser: lxml.etree.HTMLParser,
+                utf8_parser: lxml.etree.HTMLParser) -> tuple[_Element | None, bool]:
+    """The tree, and whether libxml2 stopped at its nesting limit (dropping the rest)."""
     try:
         # Plain lxml.etree elements: lxml.html's element classes cost a Python call per node.
-        return lxml.etree.HTML(html, _PARSER)
+        root, used = lxml.etree.HTML(html, parser), parser
     except ValueError:  # a str that declares an XML encoding: parse it as UTF-8 bytes
         try:
-            return lxml.etree.HTML(html.encode("utf-8"), _UTF8_PARSER)
+            root, used = lxml.etree.HTML(html.encode("utf-8"), utf8_parser), utf8_parser
         except (lxml.etree.LxmlError, ValueError):
-            return None
+            return None, False
     except lxml.etree.LxmlError:
-        return None
+        return None, False
+    last = used.error_log.last_error  # the limit ends the parse: it is the last error
+    return root, last is not None and last.type == _NESTING_LIMIT
 
 
 # huge_tree stays off: libxml2 then caps nesting at 256 levels, which keeps hostile 100k-deep
@@ -162,6 +176,50 @@ _PARSER = lxml.etree.HTMLParser(remove_comments=True, remove_pis=True, huge_tree
                                 collect_ids=False, no_network=True)
 _UTF8_PARSER = lxml.etree.HTMLParser(remove_comments=True, remove_pis=True, huge_tree=False,
                                      collect_ids=False, no_network=True, encoding="utf-8")
+# For the rare page that reaches that cap: nesting up to 2048 levels, flattened after.
+_DEEP_PARSER = lxml.etree.HTMLParser(remove_comments=True, remove_pis=True, huge_tree=True,
+                                     collect_ids=False, no_network=True)
+_DEEP_UTF8_PARSER = lxml.etree.HTMLParser(remove_comments=True, remove_pis=True,
+                                          huge_tree=True, collect_ids=False, no_network=True,
+                                          encoding="utf-8")
+_NESTING_LIMIT = lxml.etree.ErrorTypes.ERR_RESOURCE_LIMIT
+#: Formatting tags legacy pages open and never close (``<p><font>...`` on every paragraph):
+#: libxml2 nests each paragraph inside the last one, and a few hundred reach its cap.
+_FORMATTING = ("font", "b", "i", "u", "em", "strong", "small", "big", "tt", "s", "strike",
+               "span", "basefont")
+#: Deeper than this after flattening, the page keeps its capped parse instead: the block walk
+#: recurses two frames a level, and Python allows a thousand.
+_WALKABLE_DEPTH = 400
+
+
+def _flattened(root: _Element | None) -> _Element | None:
+    """A too-deep tree made walkable without losing text, or None if it stays too deep.
+
+    Unclosed formatting tags are unwrapped (the walk reads them as plain text anyway), and a
+    paragraph nested in a paragraph becomes its next sibling, as an HTML5 parser would have
+    made it (a ``<p>`` closes the open one). Done in document order, the text keeps its order.
+    """
+    if root is None:
+        return None
+    lxml.etree.strip_tags(root, *_FORMATTING)
+    for paragraph in [p for p in root.iter("p") if _parent_tag(p) == "p"]:
+        paragraph.getparent().addnext(paragraph)  # type: ignore[union-attr]
+    return None if _deeper_than(root, _WALKABLE_DEPTH) else root
+
+
+def _parent_tag(element: _Element) -> str | None:
+    parent = element.getparent()
+    return None if parent is None else parent.tag
+
+
+def _deeper_than(root: _Element, limit: int) -> bool:
+    stack = [(root, 0)]
+    while stack:
+        element, depth = stack.pop()
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in element)
+    return False
 
 
 def _is_boilerplate(text: str) -> bool:
@@ -203,10 +261,23 @@ def _drop(element: _Element) -> None:
     if element.tail:
         previous = element.getprevious()
         if previous is not None:
-            previous.tail = (previous.tail or "") + element.tail
+            previous.tail = _settable((previous.tail or "") + element.tail)
         else:
-            parent.text = (parent.text or "") + element.tail
+            parent.text = _settable((parent.text or "") + element.tail)
     parent.remove(element)
+
+
+#: Characters the HTML parser keeps in text but lxml refuses to assign back (XML forbids them).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _settable(text: str) -> str:
+    """``text`` without what lxml would refuse to store; the blocks drop those anyway.
+
+    A vertical tab or form feed next to a dropped element (seen in pages exported from word
+    processors) otherwise failed the whole page on every check.
+    """
+    return _NOT_XML.sub("", text)
 
 
 def _is_furniture(element: _Element) -> bool:
