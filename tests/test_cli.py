@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -187,3 +188,21 @@ def test_a_check_that_is_not_on_a_terminal_never_imports_rich(page_server, confi
         assert "retention" in lines[1]
         assert lines[2:] == ["checked 1: 1 new version"]
     assert "material" in run("history", "acme", config=config).stdout
+
+
+def test_urls_names_and_errors_are_printed_as_text_not_markup(page_server, config: Path) -> None:
+    # Square brackets are rich markup: a PHP-style query string lost its "[lang]", and a
+    # redirect to ".../[/oops]" (kept as the target's last error) crashed `tracker status`.
+    page_server.routes["/moved"] = lambda _request: (301, {"Location": "ftp://x.test/[/oops]"},
+                                                     b"")
+    page_server.html("/p", policy())
+    url = page_server.url("/p?filter[lang]=en&x=[/y]")
+    assert run("add", "php", url, config=config).stdout.strip() == f"added php -> {url}"
+    run("add", "moved", page_server.url("/moved"), config=config)
+    run("check", "--all", config=config)
+    listed = run("list", config=config, cwd=config.parent).stdout
+    assert "filter[lang]=en" in listed
+    status = subprocess.run([TRACKER, "--config", str(config), "status"], capture_output=True,
+                            text=True, timeout=60, env={**os.environ, "COLUMNS": "300"})
+    assert status.returncode == 0 and "Traceback" not in status.stderr
+    assert "redirect to a non-HTTP URL: 'ftp://x.test/[/oops]'" in status.stdout

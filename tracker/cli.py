@@ -203,7 +203,7 @@ def add(ctx: typer.Context, name: str, url: str,
     c = _ctx(ctx)
     with c.store.session() as session:
         add_target(session, spec)
-    out.print(f"added {name} -> {url}")
+    out.print(f"added {escape(name)} -> {escape(url)}")
 
 
 @app.command(name="remove")
@@ -213,7 +213,7 @@ def remove_cmd(ctx: typer.Context, name: str) -> None:
 
     with _ctx(ctx).store.session() as session:
         remove_target(session, name)
-    out.print(f"removed {name}")
+    out.print(f"removed {escape(name)}")
 
 
 @app.command(name="list")
@@ -235,8 +235,8 @@ def list_cmd(ctx: typer.Context,
         return
     table = _table("name", "url", "source", "schedule", "tags")
     for row in rows:
-        table.add_row(row["name"], row["url"], row["source"], row["schedule"] or "default",
-                      ", ".join(row["tags"]))
+        table.add_row(escape(row["name"]), escape(row["url"]), row["source"],
+                      escape(row["schedule"] or "default"), escape(", ".join(row["tags"])))
     out.print(table)
 
 
@@ -326,7 +326,7 @@ def history_cmd(ctx: typer.Context, name: str,
         _print_json(rows)
         return
     if not rows:
-        out.print(f"{name}: no versions yet (tracker check {name})")
+        out.print(f"{escape(name)}: no versions yet (tracker check {escape(name)})")
         return
     table = _table("id", "captured", "source", "sha256", "size", "change")
     for row in rows:
@@ -335,7 +335,7 @@ def history_cmd(ctx: typer.Context, name: str,
             text = "first version"
         else:
             flag = "[bold red]MATERIAL[/] " if change["material"] else ""
-            text = flag + (change["summary"] or "")
+            text = flag + escape(change["summary"] or "")
         table.add_row(str(row["id"]), row["captured_at"], row["source"], row["sha256"][:12],
                       f"{row['size']:,}", text)
     out.print(table)
@@ -465,8 +465,9 @@ def status_cmd(ctx: typer.Context,
     for row in data["targets"]:
         result = row["last_result"] or "never checked"
         if row["consecutive_failures"]:
-            result = f"[red]{result} x{row['consecutive_failures']}[/]: {row['last_error']}"
-        table.add_row(row["name"], str(row["versions"]), row["last_check"] or "—", result,
+            result = (f"[red]{result} x{row['consecutive_failures']}[/]: "
+                      f"{escape(row['last_error'] or '')}")
+        table.add_row(escape(row["name"]), str(row["versions"]), row["last_check"] or "—", result,
                       row["last_change"] or "—", row["failing_since"] or "—",
                       row["next_run"] or "—")
     out.print(table)
@@ -475,7 +476,7 @@ def status_cmd(ctx: typer.Context,
         out.print("daemon: never ran on this database")
     else:
         state = "[green]running[/]" if daemon["alive"] else "[red]not running[/]"
-        out.print(f"daemon: {state} (pid {daemon['pid']} on {daemon['host']}, "
+        out.print(f"daemon: {state} (pid {daemon['pid']} on {escape(str(daemon['host']))}, "
                   f"last heartbeat {daemon['heartbeat_at']})")
 
 
@@ -556,7 +557,7 @@ def backfill(ctx: typer.Context, name: str,
                                               every.value, show))
         except WaybackErrors as exc:
             raise TargetError(f"Wayback Machine: {exc}") from None
-    out.print(f"{name}: {result.found} captures found, {result.skipped} already stored, "
+    out.print(f"{escape(name)}: {result.found} captures found, {result.skipped} already stored, "
               f"{result.fetched} fetched, {result.new_versions} new versions, "
               f"{result.quarantined} quarantined, {len(result.errors)} errors")
     for message in result.errors[:10]:
@@ -599,7 +600,7 @@ def renormalize(ctx: typer.Context,
     c = _ctx(ctx)
     report = renormalize_targets(c.store, names or None)
     for line in report:
-        out.print(line)
+        out.print(escape(line))
 
 
 @app.command()

@@ -84,12 +84,13 @@ def alerts(ctx: typer.Context,
         when = row["sent_at"] if status == "sent" else row["next_attempt_at"] or ""
         if row["last_error"]:
             when = f"{when} {row['last_error']}".strip()
-        table.add_row(str(row["id"]), row["created_at"] or "", row["kind"], row["target"] or "—",
+        table.add_row(str(row["id"]), row["created_at"] or "", row["kind"],
+                      escape(row["target"] or "—"),
                       f"[{styles.get(status, '')}]{status}[/]", str(row["attempts"]),
                       escape(row["subject"]), escape(when))
     out.print(table)
     if not c.config.email.enabled:
-        out.print("email is not configured ([email] host): alerts stay in the outbox")
+        out.print(escape("email is not configured ([email] host): alerts stay in the outbox"))
 
 
 def _preview(c: Context, name: str, html: bool) -> None:

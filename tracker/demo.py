@@ -50,10 +50,11 @@ def run_demo(console: Console, port: int = 0, keep: Path | None = None) -> None:
             console.print(Rule(title))
             for outcome in sorted(run_checks(config, store, targets), key=lambda o: o.target):
                 detail = outcome.summary or outcome.detail or ""
-                console.print(f"  {outcome.target:<14} {outcome.result:<14} {detail}")
+                console.print(f"  {outcome.target:<14} {outcome.result:<14} {detail}",
+                              markup=False)
 
         console.print(f"Serving two sample policy pages at {server.url('/')} "
-                      f"(data in {workdir})")
+                      f"(data in {workdir})", markup=False)
         cycle("1. first check: every page becomes its first version")
         cycle("2. re-check: session tokens, cookie banner ids and promo links rotated")
         server.pages["/privacy"] = _page("privacy_v2.html")
@@ -64,7 +65,8 @@ def run_demo(console: Console, port: int = 0, keep: Path | None = None) -> None:
         console.print(Rule("tracker history acme-privacy"))
         for row in rows:
             summary = row["change"]["summary"] if row["change"] else "first version"
-            console.print(f"  v{row['id']}  {row['captured_at']}  {row['source']}  {summary}")
+            console.print(f"  v{row['id']}  {row['captured_at']}  {row['source']}  {summary}",
+                          markup=False)
         console.print(Rule("tracker diff acme-privacy"))
         assert change is not None
         from .history import load_document
