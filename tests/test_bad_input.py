@@ -86,11 +86,25 @@ TARGET = "[[targets]]\nname = 'a'\nurl = 'https://a.test/p'\n"
     ("[wayback]\nbase_url = 'web.archive.org'\n", ["wayback.base_url: not an http(s) URL"]),
     ("[storage]\ndatabase = 'tracker.db'\n", ["storage.database: not a database URL"]),
     ("[storage]\ndatabase = 'sqlite:///no/such/folder/t.db'\n",
-     ["database folder", "does not exist"]),
+     ["storage.database: folder", "does not exist"]),
+    ("[[targets]]\nname = 'a'\nurl = 'http://127.0.0.1:99999/'\n",
+     ["targets[0] (a).url: bad port in 'http://127.0.0.1:99999/'", "out of range"]),
+    # values that would fail every check, or never let one end
+    ("[fetch]\nuser_agent = \"ua\\r\\nX-Injected: 1\"\n",
+     ["fetch.user_agent: must be one line of printable characters"]),
+    ("[fetch]\ntimeout = inf\n", ["fetch.timeout: Input should be a finite number"]),
+    ("[daemon]\njitter = 5\n", ["daemon.jitter: Input should be less than or equal to 1"]),
+    ("[storage]\nsnapshots = ''\n", ["storage.snapshots: String should have at least 1"]),
+    ("[email]\nrecipients = ['team']\n", ["email.recipients: not an email address: 'team'"]),
+    ("[email]\nsender = 'Tracker'\n", ["email.sender: not an email address: 'Tracker'"]),
+    (TARGET + "recipients = ['a b@x.org']\n", ["targets[0] (a).recipients: not an email"]),
     # bad cron strings
     (TARGET + "schedule = '0 25 * * *'\n", ["targets[0] (a).schedule", "bad cron expression"]),
     ("[daemon]\ndigest = '* * *'\n", ["daemon.digest: schedule '* * *': use an interval"]),
     ("[daemon]\nschedule = '*/0 * * * *'\n", ["daemon.schedule", "bad cron expression"]),
+    ("[daemon]\nschedule = '1000000000d'\n",
+     ["daemon.schedule: schedule '1000000000d': interval must be at most 366 days"]),
+    (TARGET + "schedule = '0 0 31 2 *'\n", ["targets[0] (a).schedule", "never fires"]),
     # not a config file at all
     ("[fetch]\ntimeout = \n", ["invalid TOML"]),
 ])
@@ -110,6 +124,13 @@ def test_config_that_is_not_utf8_or_not_a_file(forker: Forker, tmp_path: Path) -
                                       cwd=tmp_path)
     assert_user_error(code, out, err, "dir.toml: cannot read config (Is a directory)")
     assert written(tmp_path) == {"dir.toml"}
+
+
+def test_a_database_file_that_is_not_a_database(forker: Forker, tmp_path: Path) -> None:
+    (tmp_path / "garbage.db").write_bytes(b"not a database, just some bytes\n" * 100)
+    code, out, err = run_in(forker, tmp_path, "list",
+                            text="[storage]\ndatabase = 'sqlite:///garbage.db'\n")
+    assert_user_error(code, out, err, "storage.database: cannot open", "file is not a database")
 
 
 def test_tracker_config_variable_naming_a_missing_file(forker: Forker, tmp_path: Path) -> None:

@@ -604,8 +604,8 @@ def renormalize(ctx: typer.Context,
 
 
 @app.command()
-def demo(port: Annotated[int, typer.Option(help="Local port for the demo pages (0 = any).")]
-         = 0,
+def demo(port: Annotated[int, typer.Option(help="Local port for the demo pages (0 = any).",
+                                            min=0, max=65535)] = 0,
          keep: Annotated[Path | None, typer.Option(
              help="Keep the demo's database and snapshots in this folder.")] = None) -> None:
     """Offline demo: serve sample policy pages locally, change one, show what is detected."""

@@ -27,12 +27,13 @@ class ConfigError(Exception):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # No "inf" or "nan" in any number: a timeout of inf is a check that never ends.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class StorageConfig(_Section):
     database: str = "sqlite:///tracker.db"
-    snapshots: str = "snapshots"
+    snapshots: Annotated[str, Field(min_length=1)] = "snapshots"
     #: Set when several machines share one PostgreSQL database: lets more than one daemon run.
     shared: bool = False
 
@@ -51,6 +52,13 @@ class FetchConfig(_Section):
     #: unset = one per core); the daemon parses in a pool of this size (0 = in-process).
     workers: Annotated[int | None, Field(ge=0, le=64)] = None
 
+    @field_validator("user_agent")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if not value.strip() or not value.isprintable():
+            raise ValueError("must be one line of printable characters (it is sent as a header)")
+        return value
+
 
 class WaybackConfig(_Section):
     base_url: str = "https://web.archive.org"
@@ -67,7 +75,7 @@ class WaybackConfig(_Section):
 
 class DaemonConfig(_Section):
     schedule: str = "6h"
-    jitter: Annotated[float, Field(ge=0)] = 0.1  # fraction of the interval, spread of start times
+    jitter: Annotated[float, Field(ge=0, le=1)] = 0.1  # fraction of the interval: start spread
     failure_threshold: Annotated[int, Field(ge=1)] = 3
     digest: str = "1d"  # "off" or a schedule for the digest of non-material changes
     shutdown_grace: Annotated[float, Field(ge=0)] = 20.0
@@ -95,6 +103,23 @@ class EmailConfig(_Section):
     tags: dict[str, list[str]] = Field(default_factory=dict)
     timeout: Annotated[float, Field(gt=0)] = 30.0
     retry_max_interval: Annotated[float, Field(gt=0)] = 3600.0
+
+    @field_validator("sender")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        return _check_addresses([value])[0] if value else value
+
+    @field_validator("recipients")
+    @classmethod
+    def _recipients(cls, value: list[str]) -> list[str]:
+        return _check_addresses(value)
+
+    @field_validator("tags")
+    @classmethod
+    def _tag_recipients(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for addresses in value.values():
+            _check_addresses(addresses)
+        return value
 
     @property
     def enabled(self) -> bool:
@@ -138,6 +163,11 @@ class TargetConfig(_Section):
     @classmethod
     def _schedule(cls, value: str | None) -> str | None:
         return None if value is None else _check_schedule(value)
+
+    @field_validator("recipients")
+    @classmethod
+    def _recipients(cls, value: list[str]) -> list[str]:
+        return _check_addresses(value)
 
     @field_validator("select", "remove")
     @classmethod
@@ -185,9 +215,27 @@ def _check_http_url(value: str) -> str:
     from urllib.parse import urlsplit
 
     parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"not an http(s) URL: {value!r}")
+    try:
+        port = parts.port
+    except ValueError as exc:  # "Port out of range 0-65535", "Port could not be cast ..."
+        raise ValueError(f"bad port in {value!r}: {exc}") from None
+    if port == 0:
+        raise ValueError(f"bad port in {value!r}: port 0")
     return value.strip()
+
+
+def _check_addresses(values: list[str]) -> list[str]:
+    """Each value an email address, bare or with a name (``Team <team@example.org>``)."""
+    from email.utils import parseaddr
+
+    for value in values:
+        address = parseaddr(value)[1]
+        local, at, domain = address.rpartition("@")
+        if not at or not local or not domain or any(c.isspace() for c in address):
+            raise ValueError(f"not an email address: {value!r}")
+    return values
 
 
 def _check_schedule(value: str) -> str:

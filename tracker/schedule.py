@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 # apscheduler costs ~40 ms to import: loaded only when a cron schedule is actually used.
@@ -61,19 +62,32 @@ def cron_trigger(expression: str, timezone: str = "UTC") -> CronTrigger:
                        day_of_week=standard_weekdays(weekday), timezone=timezone)
 
 
+#: Longest interval accepted: a page checked less than once a year is not being watched.
+MAX_INTERVAL = timedelta(days=366)
+
+
+@functools.lru_cache(maxsize=256)
 def parse_schedule(text: str) -> Schedule:
-    """Parse a schedule; raises :class:`ScheduleError` naming what is wrong."""
+    """Parse a schedule; raises :class:`ScheduleError` naming what is wrong.
+
+    Cached: a long target list repeats a handful of schedules, and a cron line is checked
+    for a next run time (an impossible date such as ``"0 0 31 2 *"`` never fires).
+    """
     match = _INTERVAL.match(text)
     if match:
         seconds = float(match.group(1)) * _UNITS[match.group(2).lower()]
         if seconds < 1:
             raise ScheduleError(f"schedule {text!r}: interval must be at least 1 second")
+        if seconds > MAX_INTERVAL.total_seconds():
+            raise ScheduleError(f"schedule {text!r}: interval must be at most 366 days")
         return Schedule(text, interval=timedelta(seconds=seconds))
     if len(text.split()) == 5:
         try:
-            cron_trigger(text)
+            trigger = cron_trigger(text)
         except ValueError as exc:
             raise ScheduleError(f"schedule {text!r}: bad cron expression ({exc})") from None
+        if trigger.get_next_fire_time(None, datetime.now(UTC)) is None:
+            raise ScheduleError(f"schedule {text!r}: this cron line never fires (no such date)")
         return Schedule(text, cron=text)
     raise ScheduleError(
         f"schedule {text!r}: use an interval like '30s', '15m', '6h', '1d' "

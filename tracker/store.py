@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 from sqlmodel import Session, SQLModel, create_engine
 
 from . import models  # noqa: F401  (registers the tables)
@@ -38,7 +38,7 @@ def make_engine(url: str) -> Engine:
             if path and path != ":memory:":
                 folder = Path(path).parent
                 if not folder.exists():
-                    raise StoreError(f"database folder {folder} does not exist")
+                    raise StoreError(f"storage.database: folder {folder} does not exist")
             # cached_statements: sqlite3 keeps 128 prepared statements per connection by
             # default, and the bulk writes prepare one per batch size (a 100-row INSERT is
             # ~90 KB prepared): 11 MB that grew with the length of a check cycle. Sixteen
@@ -124,8 +124,8 @@ class Store:
                              f"({exc.strerror})") from None
         try:
             _create_tables(engine)
-        except OperationalError as exc:
-            raise StoreError(f"cannot open database {config.database_url}: "
+        except DatabaseError as exc:  # unreachable server, locked, or not a database at all
+            raise StoreError(f"storage.database: cannot open {config.database_url}: "
                              f"{exc.orig}") from None
         return cls(engine, BlobStore(snapshots))
 
