@@ -212,3 +212,13 @@ def test_header_change_records_no_version(tmp_path, page_server: PageServer) -> 
     assert len(versions) == 1
     assert state.last_error is None
     assert "Für Käufer" in store.blobs.get_text(versions[0].text_sha256)
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "text/markdown"])
+def test_text_and_markdown_pages_follow_the_same_charset_rules(content_type: str) -> None:
+    from tracker.analysis import document_from_body
+
+    body = "We keep logs for Käufer for 30 days.\n".encode()
+    texts = {document_from_body(body, content_type, label).to_text()
+             for label in ("utf-8", "iso-8859-1", "windows-1252", None)}
+    assert len(texts) == 1 and "Käufer" in texts.pop()

@@ -66,10 +66,11 @@ class PageAnalysis:
 def document_from_body(body: bytes, content_type: str, charset: str | None,
                        select: tuple[str, ...] = (), remove: tuple[str, ...] = ()) -> Document:
     """Decode and normalize a body by its content type (HTML, Markdown or plain text)."""
+    # The same charset rules for every type: a mislabelled text page must not turn to mojibake.
     if content_type in MARKDOWN_TYPES:
-        return parse_markdown(body.decode(charset or "utf-8", errors="replace"))
+        return parse_markdown(decode_html(body, charset))
     if content_type == "text/plain":
-        return parse_plain_text(body.decode(charset or "utf-8", errors="replace"))
+        return parse_plain_text(decode_html(body, charset))
     return normalize_html(decode_html(body, charset), list(select), list(remove))
 
 
