@@ -13,6 +13,7 @@ from tracker.fetch import FetchResult
 from tracker.normalize import normalize_html, parse_markdown, parse_plain_text
 from tracker.quality import (
     COLLAPSE_MIN_PREVIOUS,
+    ERROR_MAX_WORDS,
     MIN_WORDS,
     Verdict,
     assess,
@@ -335,3 +336,199 @@ def test_large_non_latin_page_is_not_garbage(caplog: pytest.LogCaptureFixture) -
         verdict = assess(result(body), document, None)
         assert verdict.ok, (pad, verdict.reason)
     assert not [r for r in caplog.records if "could not be decoded" in r.getMessage()]
+
+
+# --- error and maintenance pages served with HTTP 200 ------------------------------------------
+
+# A firewall's block page that replaced a ~110-word policy (too short for the length-collapse
+# check) and was recorded as a version with "material" findings.
+ACCESS_DENIED = """<html><head><title>Access Denied</title></head><body><h1>Access Denied</h1>
+<p>You don't have permission to access this page. Your request has been blocked by our security
+service because it looked automated or came from a network we do not serve. If you believe this
+is a mistake, please contact our support team and include the details below so that we can look
+into it. Request ID: 8f3a-22-ab</p></body></html>"""
+
+# A soft 404 and a maintenance notice, each recorded as a target's first version.
+SOFT_404 = """<html><head><title>Page not found &ndash; Acme</title></head><body><main>
+<h1>Oops! We can&rsquo;t find that page.</h1><p>The page you were looking for may have been
+moved, renamed or deleted, or perhaps it never existed. Check the address for typos, or use the
+search box above to find what you need. You can also go back to our home page or browse the most
+popular articles from our help centre.</p></main></body></html>"""
+
+MAINTENANCE = """<!doctype html><html><head><title>Site Maintenance</title></head><body>
+<article><h1>We&rsquo;ll be back soon!</h1><div><p>Sorry for the inconvenience but we&rsquo;re
+performing some maintenance at the moment. If you need to you can always contact us, otherwise
+we&rsquo;ll be back online shortly! Our engineers are upgrading the servers that host this site,
+and everything should be running again within the hour.</p><p>&mdash; The Acme Team</p></div>
+</article></body></html>"""
+
+
+def _words(page: str) -> int:
+    return normalize_html(page).word_count()
+
+
+def test_access_denied_page_replacing_a_short_policy_is_quarantined() -> None:
+    assert 50 <= _words(ACCESS_DENIED) <= 70
+    verdict = judge(result(ACCESS_DENIED), previous_words=110)
+    assert verdict == Verdict(False, "error page (access denied)")
+
+
+@pytest.mark.parametrize(("page", "reason"), [
+    (SOFT_404, "error page (page not found)"),
+    (MAINTENANCE, "maintenance page"),
+])
+def test_error_page_is_not_a_first_version(page: str, reason: str) -> None:
+    assert 40 <= _words(page) <= 70
+    assert judge(result(page)) == Verdict(False, reason)
+
+
+def _short_page(title: str, heading: str, text: str) -> str:
+    filler = ("Please try again in a few minutes, or contact our support team if the problem "
+              "persists. We apologise for any inconvenience this may cause you today.")
+    return (f"<html><head><title>{title}</title></head><body><main><h1>{heading}</h1>"
+            f"<p>{text}</p><p>{filler}</p></main></body></html>")
+
+
+@pytest.mark.parametrize(("title", "heading", "text", "reason"), [
+    ("403 Forbidden", "Forbidden", "You are not allowed here.", "error page (access denied)"),
+    ("Request Rejected", "Request Rejected",
+     "The requested URL was rejected. Please consult with your administrator.",
+     "error page (access denied)"),
+    ("Acme", "Sorry, you have been blocked", "This website is using a security service.",
+     "error page (access denied)"),
+    ("404", "404", "Nothing to see at this address.", "error page (page not found)"),
+    ("Acme Help", "Hmm.", "This page doesn\u2019t exist. It may have moved.",
+     "error page (page not found)"),
+    ("Acme", "Gone", "The page you requested is no longer available on this site.",
+     "error page (page not found)"),
+    ("Error 503", "Service Temporarily Unavailable", "The server is overloaded.",
+     "error page (service unavailable)"),
+    ("Acme", "Down for maintenance", "Our site is down for scheduled maintenance.",
+     "maintenance page"),
+    ("500 Internal Server Error", "Internal Server Error", "The server hit a snag.",
+     "error page (server error)"),
+    ("502 Bad Gateway", "Bad Gateway", "The upstream server did not answer.",
+     "error page (server error)"),
+    ("Acme", "Something went wrong", "We're working on it and we'll fix it as soon as we can.",
+     "error page (server error)"),
+    ("Application Error", "Error", "An unexpected error occurred.",
+     "error page (server error)"),
+])
+def test_error_pages_served_with_200(title: str, heading: str, text: str, reason: str) -> None:
+    assert judge(result(_short_page(title, heading, text))) == Verdict(False, reason)
+
+
+def test_tiny_error_page_says_what_it_is() -> None:
+    """nginx's bare "404 Not Found" served with 200: the error says more than "empty page"."""
+    page = "<html><head><title>404 Not Found</title></head><body><center><h1>404 Not Found" \
+           "</h1></center><hr><center>nginx</center></body></html>"
+    assert judge(result(page)) == Verdict(False, "error page (page not found)")
+
+
+def test_plain_text_error_page() -> None:
+    text = ("Service Unavailable\n\nThe server is temporarily unable to service your request "
+            "due to maintenance downtime or capacity problems. Please try again later. " * 2)
+    assert assess(result(text, content_type="text/plain"), parse_plain_text(text), None) == \
+        Verdict(False, "error page (service unavailable)")
+    assert assess(result(text, content_type="text/plain"), None, None) == \
+        Verdict(False, "error page (service unavailable)")
+
+
+def test_request_id_confirms_an_error_phrase_further_down() -> None:
+    """Past the opening, an error phrase counts only with a request ID beside it."""
+    opening = ("Thank you for visiting the Acme customer portal. We are glad to have you here "
+               "and hope that you find everything you need. Our team works every day to make "
+               "this service better for you and for everyone who relies on it, whether you "
+               "are a customer, a partner or simply curious about what we do. ")
+    message = "Unfortunately access denied for your network."
+    page = _short_page("Acme portal", "Welcome", opening + message)
+    assert judge(result(page)).ok
+    with_id = _short_page("Acme portal", "Welcome", f"{opening}{message} Request ID: 7c1e-90af")
+    assert judge(result(with_id)) == Verdict(False, "error page (access denied)")
+
+
+def test_error_markers_count_only_on_short_pages() -> None:
+    heading = "Page not found"
+    text = " ".join(["word"] * (ERROR_MAX_WORDS - len(heading.split())))
+    page = f"<html><body><main><h1>{heading}</h1><p>{text}</p></main></body></html>"
+    assert _words(page) == ERROR_MAX_WORDS
+    assert judge(result(page)) == Verdict(False, "error page (page not found)")
+    assert judge(result(page.replace("<p>", "<p>more "))).ok
+
+
+LONG_POLICY_WITH_ERROR_WORDS = """<html><head><title>Privacy Policy | Acme</title></head><body>
+<main><h1>Privacy Policy</h1><p>Last updated: 3 March 2024. This policy explains how Acme Ltd
+collects, uses and shares personal data when you use our website and apps.</p>
+<h2>Data we collect</h2><p>We collect the details you give us, such as your name, email address
+and billing address, and technical data such as your IP address, browser type, the pages you
+visit, the request ID and error code of any failed request, and the time of each visit.</p>
+<h2>Security</h2><p>We protect your data with encryption in transit and at rest. Access to
+production systems is limited to staff who need it; every attempt is logged, and an access
+denied event is reviewed by our security team. If our service is temporarily unavailable or
+you see an internal server error, your data stays safe and no request is lost.</p>
+<h2>If a page is not found</h2><p>When you open an address that does not exist, we record the
+address and the referring page in our error logs for 30 days so that we can fix broken links.
+These logs do not contain your account details.</p>
+<h2>Maintenance</h2><p>When the site is down for maintenance, a notice tells you we'll be back
+soon. During maintenance windows we do not process new personal data.</p>
+<h2>Sharing</h2><p>We share personal data with payment processors, hosting providers and email
+services that act on our behalf under written contracts. We do not sell personal data, and we
+do not share it for cross-context behavioural advertising.</p>
+<h2>Cookies</h2><p>We use strictly necessary cookies to keep you signed in and, with your
+consent, analytics cookies that tell us which pages are read. You can change your choice at any
+time in the cookie settings at the bottom of every page.</p>
+<h2>Children</h2><p>Our services are not directed to children under 16, and we do not knowingly
+collect their personal data. If we learn that we have, we delete it.</p>
+<h2>Retention</h2><p>We keep account data while your account is open and delete it within 30
+days after you close it, unless the law requires us to keep it longer, for example invoices for
+seven years.</p>
+<h2>Your rights</h2><p>You may ask to access, correct, delete or port your data, and you may
+object to processing or withdraw consent at any time. Write to privacy@acme.example; we answer
+within one month. You may also complain to your data protection authority.</p>
+<h2>Contact</h2><p>Acme Ltd, 1 High Street, London. Our data protection officer can be reached
+at dpo@acme.example.</p></main></body></html>"""
+
+TINY_APP_NOTICE = """<html><head><title>Privacy Policy - Pocket Timer</title></head><body>
+<main><h1>Privacy Policy</h1><p>Pocket Timer is a simple countdown app made by one developer.
+It does not collect, store or share any personal data. Your timers are saved only on your
+device and are deleted when you remove the app. The app has no accounts, no analytics and no
+advertising, and it never connects to the internet.</p><p>If this policy changes, the new
+version will be posted on this page. Questions? Email hello@pockettimer.example.</p></main>
+</body></html>"""
+
+
+def test_long_policy_mentioning_errors_passes() -> None:
+    assert 350 <= _words(LONG_POLICY_WITH_ERROR_WORDS) <= 450
+    verdict = judge(result(LONG_POLICY_WITH_ERROR_WORDS), previous_words=400)
+    assert verdict == Verdict(True, None)
+
+
+def test_short_genuine_policy_passes() -> None:
+    assert 60 <= _words(TINY_APP_NOTICE) <= ERROR_MAX_WORDS
+    assert judge(result(TINY_APP_NOTICE), previous_words=90) == Verdict(True, None)
+    assert assess(result(TINY_APP_NOTICE), None, None).ok
+
+
+@pytest.mark.parametrize(("title", "heading", "text"), [
+    ("Privacy Policy - 404 Media", "Privacy", "404 Media keeps your email address to send you "
+     "our newsletter and deletes it when you unsubscribe."),
+    ("Privacy", "Crash and error reports", "When the app crashes it sends an error report "
+     "with the request ID 4f2a-77 and the app version, but never your notes."),
+    ("Privacy", "Crash reports", "When an application error occurs, the app sends a crash "
+     "report. If your deletion request is rejected, we explain why."),
+    ("Privacy", "Your data", "We never sell your data. Access by our staff is logged and "
+     "reviewed; you can find the full list of processors below."),
+])
+def test_short_policies_with_error_like_words_pass(title: str, heading: str, text: str) -> None:
+    page = (f"<html><head><title>{title}</title></head><body><main><h1>{heading}</h1>"
+            f"<p>{text}</p><p>{_SENTENCE}</p></main></body></html>")
+    verdict = judge(result(page))
+    assert verdict.ok, verdict.reason
+
+
+@pytest.mark.parametrize("token", ["page-", "Request-ID:", "404-", "we'll-be-", "-", "&lt;"])
+def test_short_page_of_hostile_text_is_assessed_quickly(token: str) -> None:
+    """A few huge 'words' keep the page short enough for the error check; it must stay linear."""
+    body = "<html><body><h1>" + token * (262_144 // len(token) // 2) + "</h1><p>x</p></body>"
+    verdict = assess(result(body), None, None)
+    assert verdict.ok == (verdict.reason is None)

@@ -3,13 +3,17 @@
 Diffing a Cloudflare challenge against last week's policy would report the whole policy as
 deleted. So before anything becomes a version, :func:`assess` looks for the usual impostors:
 errors and non-2xx answers, non-HTML payloads, binary garbage, empty or tiny pages, bot walls
-and challenge pages, login pages, and a sudden collapse in length. A suspect capture is still
+and challenge pages, login pages, error and maintenance pages served as HTTP 200, and a sudden
+collapse in length. A suspect capture is still
 stored (it is evidence) but quarantined; the verdict's ``reason`` is shown to users, so it says
 plainly what was wrong.
 
 Bot-wall markers are matched only on short pages: challenge pages are a few dozen words, while
 a real policy that *mentions* Cloudflare, Akamai or captchas (as many do, listing processors)
-is hundreds of words long and must pass.
+is hundreds of words long and must pass. The same holds for error pages served with HTTP 200
+(an "Access Denied" from a firewall, a soft 404, a maintenance notice): they are read from the
+title, the top headings and the first lines of a short page only, so a policy with a section
+"If a page is not found" passes, and so does a tiny app's genuine 80-word notice.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import re
 from dataclasses import dataclass
 
 from .charset import decode_html
-from .document import Document
+from .document import HEADING, Document
 from .fetch import FetchResult
 
 #: Fewer words than this is an "empty page" (a real policy is never this short).
@@ -34,6 +38,8 @@ WALL_MAX_WORDS = 300
 WALL_WEAK_MAX_WORDS = 120
 #: A password form on a page with fewer words than this is a login page, not a policy.
 LOGIN_MAX_WORDS = 150
+#: An error or maintenance page served with HTTP 200 has at most this many words.
+ERROR_MAX_WORDS = 150
 #: Share of replacement/control characters above which a body is called undecodable.
 UNDECODABLE_RATIO = 0.05
 
@@ -43,6 +49,10 @@ TEXT_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain", "tex
 
 _SCAN_BYTES = 262_144  # markers live near the top of a page; bound the regex work
 _SAMPLE_CHARS = 65_536
+_OPENING_CHARS = 300  # "the first lines": error pages state their error up front
+_OPENING_BLOCKS = 8  # top headings are h1/h2 among a short page's first blocks
+_ERROR_SCAN_CHARS = 4_000  # where a request ID may confirm an error phrase further down
+_ERROR_SCAN_BLOCKS = 64
 
 _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"%PDF-", "application/pdf"),
@@ -168,6 +178,9 @@ def assess(result: FetchResult, document: Document | None,
     login = _login(page)
     if login:
         return Verdict(False, login)
+    error = _error_page(page)
+    if error:
+        return Verdict(False, error)
     words = page.words
     if words < MIN_WORDS:
         return Verdict(False, f"empty page ({words} words)")
@@ -187,6 +200,7 @@ class _Page:
         self.is_text = not _not_text(result)
         self._html: str | None = None
         self._text: str | None = None
+        self._title: str | None = None
         self._words = words if document is not None else None
 
     @property
@@ -206,7 +220,9 @@ class _Page:
 
     @property
     def title(self) -> str:
-        return _title(self.html)
+        if self._title is None:
+            self._title = _title(self.html)
+        return self._title
 
     @property
     def words(self) -> int:
@@ -324,4 +340,97 @@ def _login(page: _Page) -> str | None:
     result = page.result
     if result.redirects and _LOGIN_PATH.search(result.final_url.split("//", 1)[-1]):
         return f"login page (redirected to {result.final_url})"
+    return None
+
+
+# Error pages served with HTTP 200. Each kind has phrases that say it in running text, matched
+# on the title, the top headings and the opening, and bare headings ("404", "Forbidden") that
+# say it only as a heading. Kinds are tried in order: a maintenance notice often also says
+# "service unavailable". The texts are tag-free and single-spaced, and every repetition is
+# bounded, so these stay linear too.
+_A = "['\u2019]"  # an apostrophe, straight or typographic
+_ERR = r"\b(?:error|http|status)\W{0,3}"  # "Error 404", "HTTP 503", "Status: 500"
+
+
+@dataclass(frozen=True)
+class _ErrorKind:
+    reason: str
+    phrase: re.Pattern[str]  # anywhere in the title, a top heading or the opening
+    heading: re.Pattern[str]  # a whole title or top heading
+
+
+def _error_kind(reason: str, phrase: str, heading: str) -> _ErrorKind:
+    flags = re.IGNORECASE
+    return _ErrorKind(reason, re.compile(phrase, flags),
+                      re.compile(rf"^\W{{0,8}}(?:{heading})\W{{0,8}}$", flags))
+
+
+_ERROR_KINDS: tuple[_ErrorKind, ...] = (
+    _error_kind(
+        "maintenance page",
+        r"\b(?:under|down for|undergoing|closed for) (?:scheduled |planned |routine )?"
+        r"maintenance\b|\bmaintenance (?:mode|in progress)\b|"
+        rf"\bwe(?:{_A}ll| will) be (?:right )?back\b|\bbe back (?:soon|shortly)\b",
+        r"(?:web)?site maintenance"),
+    _error_kind(
+        "error page (access denied)",
+        r"\baccess (?:is |was |has been )?denied\b|\b403\W{0,3}forbidden\b|"
+        rf"{_ERR}40[13]\b|\byou (?:do not|don{_A}t) have (?:the )?permission to (?:access|view)\b|"
+        r"\brequest (?:has been |was )?blocked\b|\brequest rejected\b|"
+        rf"\bthe requested url was rejected\b|\byou(?: have|{_A}ve) been blocked\b",
+        r"(?:error )?(?:401|403|forbidden|unauthori[sz]ed)"),
+    _error_kind(
+        "error page (page not found)",
+        rf"\b(?:page|file|url|resource|document|article|link)\b[^.!?]{{0,60}}?\b(?:not|n{_A}t) "
+        rf"(?:be )?found\b|\b404\W{{0,3}}(?:error|not found|page)\b|{_ERR}(?:404|410)\b|"
+        rf"\b(?:can{_A}?t|cannot|could ?n{_A}?t|could not|unable to) (?:seem to )?find "
+        r"(?:the |that |this )?page\b|"
+        rf"\bpage\b[^.!?]{{0,60}}?\b(?:does not|doesn{_A}t|did not|no longer) exists?\b|"
+        r"\b(?:page|content|document|article|resource|link|url|file)\b[^.!?]{0,60}?"
+        r"\b(?:is|was|has been) no longer available\b|\b410\W{0,3}gone\b",
+        r"(?:error )?(?:404|410)|(?:page |file )?not found|(?:page |content )?no longer available"),
+    _error_kind(
+        "error page (service unavailable)",
+        r"\bservice (?:is )?(?:temporarily )?unavailable\b|\btemporarily unavailable\b|"
+        rf"\b503\W{{0,3}}(?:error|service)\b|{_ERR}503\b",
+        r"(?:error )?503"),
+    _error_kind(
+        "error page (server error)",
+        rf"\binternal server error\b|\bbad gateway\b|\bgateway time-?out\b|{_ERR}5\d\d\b|"
+        r"\b5\d\d\W{0,3}(?:error|internal|bad gateway|gateway)\b|\bsomething went wrong\b|"
+        r"\ban? (?:unexpected |internal |unknown )?error has occurred\b|"
+        r"\ban unexpected error occurred\b",
+        r"(?:error )?5\d\d|(?:server |application )?error|oops!?"),
+)
+#: "Request ID: 8f3a-22-ab", "Your support ID is: 1234": proves nothing alone (a policy may say
+#: it logs request IDs), but confirms an error phrase further down a short page.
+_REQUEST_ID = re.compile(
+    r"\b(?:request|reference|incident|support|trace|correlation|transaction|event|error)"
+    r"[ _-]?(?:id|ref|code|number|no\.?|#)(?: is)?\W{0,3}(?=[\w.:-]{0,40}\d)[\w.:-]{4,80}",
+    re.IGNORECASE)
+
+
+def _error_page(page: _Page) -> str | None:
+    """An error or maintenance page served with HTTP 200: a reason for users, or None."""
+    if page.words > ERROR_MAX_WORDS:
+        return None
+    document = page.document
+    if document is not None:  # the normalized page: site navigation is already gone
+        blocks = document.blocks[:_OPENING_BLOCKS]
+        title = document.title or page.title
+        headings = [b.text[:_OPENING_CHARS] for b in blocks if b.kind == HEADING and b.level <= 2]
+        text = " ".join(b.text for b in document.blocks[:_ERROR_SCAN_BLOCKS])[:_ERROR_SCAN_CHARS]
+    else:
+        title, headings, text = page.title, [], page.text[:_ERROR_SCAN_CHARS]
+    tops = [t for t in (title[:_OPENING_CHARS], *headings) if t]
+    opening = text[:_OPENING_CHARS]
+    for kind in _ERROR_KINDS:
+        if any(kind.heading.search(top) or kind.phrase.search(top) for top in tops):
+            return kind.reason
+        if kind.phrase.search(opening):
+            return kind.reason
+    if _REQUEST_ID.search(text):
+        for kind in _ERROR_KINDS:
+            if kind.phrase.search(text):
+                return kind.reason
     return None
