@@ -14,6 +14,7 @@ from tracker.normalize import normalize_html, parse_markdown, parse_plain_text
 from tracker.quality import (
     COLLAPSE_MIN_PREVIOUS,
     ERROR_MAX_WORDS,
+    ERROR_TITLE_MAX_WORDS,
     MIN_WORDS,
     Verdict,
     assess,
@@ -454,6 +455,18 @@ def test_error_markers_count_only_on_short_pages() -> None:
     assert _words(page) == ERROR_MAX_WORDS
     assert judge(result(page)) == Verdict(False, "error page (page not found)")
     assert judge(result(page.replace("<p>", "<p>more "))).ok
+
+
+def test_a_soft_404_padded_by_its_site_template_is_known_by_its_title() -> None:
+    padding = " ".join(["Explore our products, stories and offers for every season."] * 25)
+    page = (f"<html><head><title>Page Not Found | Acme</title></head><body><main>"
+            f"<h1>Sorry!</h1><p>{padding}</p></main></body></html>")
+    assert ERROR_MAX_WORDS < _words(page) <= ERROR_TITLE_MAX_WORDS
+    assert judge(result(page)) == Verdict(False, "error page (page not found)")
+    # the same length with a policy's title and an error phrase in its text: a policy
+    renamed = page.replace("Page Not Found | Acme", "Privacy | Acme").replace(
+        "<h1>Sorry!</h1>", "<h1>Privacy</h1><p>If a page is not found we log the address.</p>")
+    assert judge(result(renamed)).ok
 
 
 LONG_POLICY_WITH_ERROR_WORDS = """<html><head><title>Privacy Policy | Acme</title></head><body>

@@ -38,8 +38,10 @@ WALL_MAX_WORDS = 300
 WALL_WEAK_MAX_WORDS = 120
 #: A password form on a page with fewer words than this is a login page, not a policy.
 LOGIN_MAX_WORDS = 150
-#: An error or maintenance page served with HTTP 200 has at most this many words.
+#: An error or maintenance page served with HTTP 200 has at most this many words ...
 ERROR_MAX_WORDS = 150
+#: ... unless a site template pads it: then its title alone can say so, up to this many.
+ERROR_TITLE_MAX_WORDS = 300
 #: Share of replacement/control characters above which a body is called undecodable.
 UNDECODABLE_RATIO = 0.05
 
@@ -412,9 +414,16 @@ _REQUEST_ID = re.compile(
 
 def _error_page(page: _Page) -> str | None:
     """An error or maintenance page served with HTTP 200: a reason for users, or None."""
-    if page.words > ERROR_MAX_WORDS:
+    if page.words > ERROR_TITLE_MAX_WORDS:
         return None
     document = page.document
+    if page.words > ERROR_MAX_WORDS:  # a soft 404 in a wordy template: trust only its title
+        title = (document.title if document is not None else "") or page.title
+        title = title[:_OPENING_CHARS]
+        for kind in _ERROR_KINDS:
+            if title and (kind.heading.search(title) or kind.phrase.search(title)):
+                return kind.reason
+        return None
     if document is not None:  # the normalized page: site navigation is already gone
         blocks = document.blocks[:_OPENING_BLOCKS]
         title = document.title or page.title
