@@ -316,6 +316,18 @@ async def test_429_with_retry_after_too_long_gives_up_now(hostile: HostileServer
 
 
 @pytest.mark.anyio
+async def test_a_long_hold_on_a_host_is_said_once(hostile: HostileServer, caplog) -> None:
+    # The other pages of that host wait for max_retry_after: say so, or the cycle seems hung.
+    hostile.routes["/go-away"] = respond(429, {"Retry-After": "3600"}, b"later")
+    with caplog.at_level("WARNING", logger="tracker.fetch"):
+        async with Fetcher(replace(FAST, retries=0, max_retry_after=12)) as fetcher:
+            await fetcher.fetch(hostile.url("/go-away"))
+    (record,) = [r for r in caplog.records if "Retry-After" in r.getMessage()]
+    assert record.getMessage() == ("127.0.0.1 asked us to wait 3600 s (Retry-After): "
+                                   "its pages wait 12 s")
+
+
+@pytest.mark.anyio
 async def test_retry_after_holds_back_the_whole_host(hostile: HostileServer) -> None:
     hostile.routes["/limited"] = respond(503, {"Retry-After": "1"})
     hostile.routes["/other"] = html(POLICY)

@@ -139,6 +139,10 @@ class _Failure(Exception):
         self.retryable = retryable
 
 
+#: Holds from this many seconds on are logged (shorter ones pass unnoticed anyway).
+_SAY_HOLDS_FROM = 10.0
+
+
 @dataclass
 class _HostGate:
     """Per-host politeness state: a concurrency slot and the earliest next request start."""
@@ -272,6 +276,10 @@ class Fetcher:
         if outcome.retry_after is not None:
             # Retry-After speaks for the whole host, not just this URL.
             hold = min(outcome.retry_after, self.settings.max_retry_after)
+            if hold >= _SAY_HOLDS_FROM and time.monotonic() + hold > gate.next_start:
+                # Said once per hold: otherwise a cycle just seems to hang on this host.
+                log.warning("%s asked us to wait %.0f s (Retry-After): its pages wait %.0f s",
+                            target.host, outcome.retry_after, hold)
             gate.next_start = max(gate.next_start, time.monotonic() + hold)
         return outcome
 
