@@ -289,6 +289,18 @@ def test_an_edit_while_failing_is_not_alerted_either(tmp_path, page_server) -> N
         assert session.exec(select(Change.alert_state)).all() == ["suppressed"]
 
 
+def test_narrowing_selectors_is_not_a_length_collapse(tmp_path, page_server) -> None:
+    # Picking one section of a long page is what selectors are for: the first check after the
+    # edit compares lengths with a version read the old way, so it must not quarantine.
+    _etag_route(page_server, "/e", f"<html><body><main><section id='a'><h1>Privacy</h1>"
+                f"<p>{FILLER}</p></section><section id='b'><p>{FILLER * 4}</p></section>"
+                "</main></body></html>")
+    assert [o.result for o in _checked_with(tmp_path, page_server)] == ["first_version"]
+    (outcome,) = _checked_with(tmp_path, page_server, select=["#a"])
+    assert outcome.result == "new_version", outcome.detail
+    assert outcome.summary.startswith("after a change of the target's URL or selectors")
+
+
 def test_edits_that_do_not_change_what_is_read_keep_the_validators(tmp_path,
                                                                    page_server) -> None:
     _etag_route(page_server, "/e", policy())

@@ -15,7 +15,7 @@ from .blobs import BlobError, BlobStore, sha256_hex
 from .charset import decode_html
 from .document import Document
 from .fetch import FetchResult
-from .fingerprint import content_fingerprint
+from .fingerprint import SETTINGS_CHANGED, content_fingerprint
 from .normalize import (
     NORMALIZER_VERSION,
     PrunedPage,
@@ -89,7 +89,10 @@ def analyze_page(job: PageJob) -> PageAnalysis:
     elif result.content_type in MARKDOWN_TYPES | {"text/plain"}:
         document = document_from_body(result.body, result.content_type, result.charset)
     words = document.word_count() if document is not None else None
-    verdict = assess(result, document, job.previous_words, words)
+    # After an edit of the target's URL or selectors the last version was read another way:
+    # a page that now reads shorter is the edit's doing, not a collapse.
+    previous_words = None if job.previous_fingerprint == SETTINGS_CHANGED else job.previous_words
+    verdict = assess(result, document, previous_words, words)
     if not verdict.ok or document is None:
         return PageAnalysis(ok=False, reason=verdict.reason or "unusable page",
                             raw_sha=_store_raw(job), raw_size=len(result.body))

@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 from .analysis import PageAnalysis, PageJob, analyze_page, quick_unchanged
 from .config import Config
 from .fetch import Fetcher, FetchResult, FetchSettings
+from .fingerprint import SETTINGS_CHANGED
 from .history import (
     after_settings_change,
     latest_version,
@@ -35,7 +36,7 @@ from .history import (
 from .models import Change, CheckLog, FetchState, Snapshot, Version
 from .normalize import NORMALIZER_VERSION, NormalizeError
 from .store import Store
-from .targets import SETTINGS_CHANGED, TargetSpec, fetch_state, interleave_hosts
+from .targets import TargetSpec, fetch_state, interleave_hosts
 
 log = logging.getLogger("tracker.check")
 

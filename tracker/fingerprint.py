@@ -26,6 +26,11 @@ import hashlib
 from .normalize import PrunedPage, select_matches
 
 _SEPARATOR = "\x00"
+#: Stands in for a target's fingerprint after its URL or selectors changed: it matches no
+#: page, and it tells the next check that the settings, not the page, may be what changed:
+#: its text is recorded without an alert, and without the length-collapse test against a
+#: version read the old way (see :func:`tracker.targets.forget_validators`).
+SETTINGS_CHANGED = "settings-changed"
 
 
 def content_fingerprint(page: PrunedPage, select: tuple[str, ...], context: str) -> str:

@@ -16,6 +16,7 @@ from sqlalchemy import Row, insert, update
 from sqlmodel import Session, col, select
 
 from .config import Config, TargetConfig
+from .fingerprint import SETTINGS_CHANGED
 from .models import FetchState, Target, utcnow
 
 
@@ -186,12 +187,6 @@ def _write_stale(session: Session, stale: list[TargetConfig]) -> None:
     if reread:
         forget_validators(session, reread)
     session.flush()  # edited rows leave the session's keeping: a chunk's worth at a time
-
-
-#: Stands in for a target's fingerprint after its URL or selectors changed: it matches no
-#: page, and it tells the check that records the next text that the settings, not the
-#: page, may be what changed (see :func:`forget_validators`).
-SETTINGS_CHANGED = "settings-changed"
 
 
 def _reads_differently(row: Target, spec: TargetConfig) -> bool:
