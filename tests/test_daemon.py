@@ -369,3 +369,56 @@ def test_reconcile_plans_from_last_check_and_follows_config_changes(tmp_path: Pa
             daemon.scheduler.shutdown(wait=False)
 
     asyncio.run(scenario())
+
+
+def test_a_check_uses_the_target_as_stored_now_not_as_at_the_last_reconcile(
+        tmp_path: Path, page_server) -> None:
+    """Any `tracker` command syncs config.toml: the daemon's next check reads the new URL."""
+    import asyncio
+
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from tests.test_check_pipeline import policy
+    from tracker.check import Checker
+    from tracker.config import parse_config
+    from tracker.daemon import Daemon
+    from tracker.fetch import Fetcher, FetchSettings
+    from tracker.store import Store
+    from tracker.targets import sync_config_targets
+
+    page_server.html("/old", policy())
+    page_server.html("/new", policy(retention="24 months"))
+
+    def config_at(path: str):  # type: ignore[no-untyped-def]
+        return parse_config({"fetch": {"per_host_delay": 0, "timeout": 5, "retries": 0},
+                             "targets": [{"name": "a", "url": page_server.url(path)}]},
+                            tmp_path / "config.toml")
+
+    config = config_at("/old")
+    store = Store.open(config)
+    with store.session() as session:
+        sync_config_targets(session, config)
+
+    async def scenario() -> None:
+        daemon = Daemon(config, store)
+        daemon.scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(),
+                                            timezone=UTC)
+        daemon.scheduler.start(paused=True)
+        daemon.fetcher = Fetcher(FetchSettings(per_host_delay=0, timeout=5, retries=0))
+        daemon.checker = Checker(config, store)
+        try:
+            daemon._reconcile()
+            (target_id,) = daemon._jobs
+            await daemon._check_job(target_id)  # first version from /old
+            with store.session() as session:  # what `tracker history a` does after an edit
+                sync_config_targets(session, config_at("/new"))
+            await daemon._check_job(target_id)
+        finally:
+            await daemon.fetcher.aclose()
+            daemon.scheduler.shutdown(wait=False)
+
+    asyncio.run(scenario())
+    assert [r.path for r in page_server.requests] == ["/old", "/new"]
+    assert query(tmp_path / "tracker.db", "SELECT alert_state, summary FROM changes") == [
+        ("suppressed", "after a change of the target's URL or selectors (not alerted): "
+                       "material: retention P12M→P24M")]

@@ -37,7 +37,7 @@ from .daemon_log import event
 from .daemon_plan import check_trigger, digest_trigger, plan_first_runs, previous_boundary
 from .fetch import Fetcher
 from .history import ALERT_DIGEST
-from .models import Alert, Change, DaemonHeartbeat, FetchState
+from .models import Alert, Change, DaemonHeartbeat, FetchState, Target
 from .schedule import parse_schedule
 from .store import Store
 from .targets import TargetSpec, enabled_targets, fetch_state, sync_config_targets
@@ -205,7 +205,10 @@ class Daemon:
         job = self._jobs.get(target_id)
         if job is None or self._stopping:
             return
-        spec = job.spec
+        spec = self._current_spec(target_id)
+        if spec is None:  # disabled or removed since the last reconcile: that will unschedule it
+            return
+        job.spec = spec
         self._register_current(f"check:{spec.name}")
         try:
             outcome = await self.checker.check_one(spec, self.fetcher)
@@ -222,6 +225,17 @@ class Daemon:
         self._store_next_runs([target_id])
         if self._has_due_alerts():
             self._wake_outbox()
+
+    def _current_spec(self, target_id: int) -> TargetSpec | None:
+        """The target as stored now, not as at the last reconcile.
+
+        Any `tracker` command syncs config.toml into the database: a check with the URL or
+        selectors of before would read the page the old way, and overwrite the marker that
+        keeps the edit's own change from being alerted (see ``forget_validators``).
+        """
+        with self.store.session() as session:
+            target = session.get(Target, target_id)
+            return TargetSpec.of(target) if target is not None and target.enabled else None
 
     def _log_outcome(self, outcome: CheckOutcome) -> None:
         fields: dict[str, object] = {"target": outcome.target, "result": outcome.result}
