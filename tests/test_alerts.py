@@ -428,3 +428,30 @@ def test_cli_preview_renders_latest_change_without_sending(
     assert result.stdout.startswith("<!doctype html>")
     assert "&lt;script&gt;" in result.stdout and "<script" not in result.stdout
     assert [a.status for a in _alerts(store)] == [queued.status] == ["pending"]
+
+
+NON_MATERIAL_BEFORE = ("<main><h1>Privacy Policy</h1><h2>Contact</h2><p>Write to us at our office"
+                       " in Dublin.</p><h2>Retention</h2><p>We keep logs for 6 months.</p></main>")
+
+
+@pytest.mark.parametrize(("after", "state", "summary"), [
+    # New prose that names no category: not material, but a reader should hear of it.
+    (NON_MATERIAL_BEFORE.replace("</main>", "<h2>About this policy</h2><p>We rewrote this page "
+                                 "so that it is easier to read and understand.</p></main>"),
+     "digest", "minor edit, not material: 1 passage added, removed or changed"),
+    # Moved text only: noise, never mailed.
+    ("<main><h1>Privacy Policy</h1><h2>Retention</h2><p>We keep logs for 6 months.</p>"
+     "<h2>Contact</h2><p>Write to us at our office in Dublin.</p></main>",
+     "none", "noise only"),
+])
+def test_what_the_real_comparer_sends_to_the_digest(after: str, state: str, summary: str) -> None:
+    from tracker.compare.findings import Comparison
+    from tracker.compare.semantic import compare_documents
+    from tracker.history import alert_state_for
+    from tracker.normalize import normalize_html
+
+    comparison = compare_documents(normalize_html(NON_MATERIAL_BEFORE),
+                                   normalize_html(after)).to_json_dict()
+    assert not comparison["material"]
+    assert alert_state_for(comparison, alerts=True) == state
+    assert Comparison.from_json_dict(comparison).summary() == summary

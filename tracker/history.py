@@ -16,6 +16,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from .blobs import BlobStore
+from .compare.findings import text_edits
 from .document import Document
 from .models import Change, Snapshot, Version
 
@@ -70,8 +71,8 @@ def alert_state_for(comparison: dict, alerts: bool) -> str:
         return ALERT_NONE  # reported as a quarantined capture, not as a policy change
     if comparison.get("material"):
         return ALERT_PENDING
-    if comparison.get("noise_only"):
-        return ALERT_NONE
+    if comparison.get("noise_only") and not text_edits(comparison):
+        return ALERT_NONE  # moved or reworded only: nothing a reader needs to hear about
     return ALERT_DIGEST
 
 

@@ -14,6 +14,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from .compare.align import ADDED, CHANGED, EQUAL, MOVED, REMOVED, align
+from .compare.findings import text_edits
 from .compare.worddiff import DELETE, INSERT, Span, word_diff
 from .compare.worddiff import EQUAL as EQUAL_SPAN
 from .document import Document
@@ -64,7 +65,7 @@ class Report:
         if c.get("material"):
             return "material change: " + ", ".join(
                 x for x in c.get("categories", []) if x != "effective_date")
-        if c.get("noise_only"):
+        if c.get("noise_only") and not text_edits(c):
             return "no change in meaning (formatting or page furniture only)"
         if c.get("categories") == ["effective_date"]:
             return "effective date changed; no other change in meaning"

@@ -16,6 +16,16 @@ MOVED = "moved"
 REWORDED = "reworded"
 CHANGE_KINDS = (ADDED, REMOVED, CHANGED, MOVED, REWORDED)
 
+#: Findings that mean text was written or deleted, not only moved or reworded: a change
+#: whose findings are all of these kinds, none material, still goes to the digest.
+TEXT_EDITS = (ADDED, REMOVED, CHANGED)
+
+
+def text_edits(comparison: dict[str, Any]) -> int:
+    """How many passages a stored comparison says were added, removed or changed."""
+    return sum(1 for f in comparison.get("findings") or () if f.get("change") in TEXT_EDITS)
+
+
 HIGH = "high"
 MEDIUM = "medium"
 LOW = "low"
@@ -108,6 +118,10 @@ class Comparison:
             return text + (f" ({date})" if date else "")
         if date:
             return date + " only"
+        edits = sum(1 for f in self.findings if f.change in TEXT_EDITS)
+        if edits:
+            return f"minor edit, not material: {edits} passage{'s' if edits > 1 else ''} " \
+                   "added, removed or changed"
         if self.noise_only:
             return "noise only"
         return "no change"
