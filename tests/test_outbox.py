@@ -101,6 +101,17 @@ def test_server_down_then_back_delivers_exactly_once(tmp_path: Path, sink: SmtpS
     assert message["From"] == "Policy tracker <tracker@example.org>"
     assert sink.received[0].mail_from == "tracker@example.org"
     assert message["Message-ID"].endswith("@example.org>")
+    # The same alert sent again (a crash before "sent" was recorded) keeps its Message-ID;
+    # the same dedup key in another database, queued at another moment, does not.
+    from tracker.alerts.compose import build_message
+
+    def message_id(created_at: datetime) -> str:
+        return build_message(subject="s", text="t", html="h", sender="t@example.org",
+                             recipients=["a@example.org"], dedup_key="change:1",
+                             created_at=created_at)["Message-ID"]
+
+    assert message_id(row.created_at) == message["Message-ID"]
+    assert message_id(row.created_at + timedelta(microseconds=1)) != message["Message-ID"]
     text, html = parts(message)
     assert text.strip() == "text change:1" and "<p>html change:1</p>" in html
     [row] = _rows(store)

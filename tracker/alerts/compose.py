@@ -230,11 +230,15 @@ def _one_line(value: str, limit: int = 120) -> str:
 
 
 def build_message(*, subject: str, text: str, html: str, sender: str,
-                  recipients: Sequence[str], dedup_key: str) -> EmailMessage:
+                  recipients: Sequence[str], dedup_key: str,
+                  created_at: datetime) -> EmailMessage:
     """multipart/alternative (text first, HTML last: clients show the last part they can).
 
-    The Message-ID is derived from the dedup key, so if a crash between "the server accepted
-    it" and "marked sent" makes us send again, receiving systems can recognize the duplicate.
+    The Message-ID is derived from the alert (its dedup key and the moment it was queued), so
+    if a crash between "the server accepted it" and "marked sent" makes us send again,
+    receiving systems can recognize the duplicate. The dedup key alone ("change:1") repeats
+    across databases: a second install, or a fresh database, would reuse IDs already in
+    recipients' mailboxes, and a server that drops duplicates would drop real alerts.
     """
     message = EmailMessage()
     message["Subject"] = _one_line(subject, 250)
@@ -243,7 +247,7 @@ def build_message(*, subject: str, text: str, html: str, sender: str,
     message["Date"] = format_datetime(now_utc())
     address = parseaddr(sender)[1]
     domain = address.rpartition("@")[2] if "@" in address else "policy-tracker.local"
-    token = sha256(dedup_key.encode("utf-8")).hexdigest()[:24]
+    token = sha256(f"{dedup_key}|{as_utc(created_at)}".encode()).hexdigest()[:24]
     message["Message-ID"] = f"<alert-{token}@{domain}>"
     message["X-Tracker-Alert"] = dedup_key
     message["Auto-Submitted"] = "auto-generated"

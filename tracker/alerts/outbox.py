@@ -238,7 +238,8 @@ def _recipients(store: Store, config: Config, alert: Alert) -> list[str]:
 def _message(config: Config, alert: Alert, recipients: Sequence[str]) -> EmailMessage:
     sender = config.email.sender or config.email.username or "policy-tracker@localhost"
     return build_message(subject=alert.subject, text=alert.body_text, html=alert.body_html,
-                         sender=sender, recipients=recipients, dedup_key=alert.dedup_key)
+                         sender=sender, recipients=recipients, dedup_key=alert.dedup_key,
+                         created_at=alert.created_at)
 
 
 def alert_dict(alert: Alert, target_name: str | None) -> dict:
