@@ -129,3 +129,18 @@ def test_mail_cuts_long_quotes_and_blocks_and_counts_what_it_left_out() -> None:
     barely = " ".join(["word"] * 70)  # within a quarter of the limit: not worth a cut
     assert condensed(build_report(doc("Same."), doc("Same.", barely), None)).blocks[0].new \
         == barely
+
+
+def test_a_long_quote_is_cut_around_the_sentence_that_changed() -> None:
+    filler = " ".join(f"This is filler sentence number {i}." for i in range(40))
+    old_text = "We retain server logs for 36 months."
+    new_text = f"{filler} We retain server logs for 60 months. {filler}"
+    comparison = {"material": True, "categories": ["retention"], "findings": [
+        {"category": "retention", "change": "changed", "severity": "high", "old": "P36M",
+         "new": "P60M", "old_text": old_text, "new_text": new_text, "section": ""}]}
+    (finding,) = condensed(build_report(doc("Same."), doc("Same."), comparison)).findings
+    assert finding["old_text"] == old_text
+    quote = finding["new_text"]
+    assert "We retain server logs for 60 months." in quote
+    assert quote.startswith("… This is filler") and quote.endswith(" … (432 more words)")
+    assert len(quote.split()) < 75

@@ -9,6 +9,7 @@ in HTML: policy pages are untrusted input.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from html import escape
 from typing import TYPE_CHECKING
@@ -115,8 +116,8 @@ def condensed(report: Report, context: int = CONTEXT_WORDS, quote: int = QUOTE_W
     comparison = report.comparison
     if comparison and comparison.get("findings"):
         comparison = {**comparison, "findings": [
-            {**f, "old_text": _clipped(f.get("old_text"), quote),
-             "new_text": _clipped(f.get("new_text"), quote)}
+            {**f, "old_text": _edited_quote(f.get("old_text"), f.get("new_text"), quote),
+             "new_text": _edited_quote(f.get("new_text"), f.get("old_text"), quote)}
             for f in comparison["findings"]]}
     blocks = [replace(b, spans=_elided(b.spans, context)) if b.op == CHANGED else
               replace(b, old=_clipped(b.old, quote), new=_clipped(b.new, quote))
@@ -132,6 +133,57 @@ def _clipped(text: str | None, limit: int) -> str | None:
     if len(words) <= limit + limit // 4:
         return text
     return " ".join(words[:limit]) + f" … ({len(words) - limit} more words)"
+
+
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?;])\s+")
+
+
+def _edited_quote(text: str | None, other: str | None, limit: int) -> str | None:
+    """A long quote cut to the sentences around the one that was edited.
+
+    A finding quotes its whole passage, which may be forty sentences with the edited one in
+    the middle; its first sixty words would leave that one out. The edited sentence is the
+    one not on the other side that shares the most words with what is only on the other side
+    ("... for 36 months." against "... for 60 months."); sentences around it fill the quote.
+    """
+    if text is None or len(text.split()) <= limit + limit // 4:
+        return text
+    mine = _SENTENCE_BREAK.split(text)
+    theirs = _SENTENCE_BREAK.split(other or "")
+    shared = set(mine) & set(theirs)
+    their_words = {w.lower() for s in theirs if s not in shared for w in s.split()}
+    edited = [i for i, s in enumerate(mine) if s not in shared] or [0]
+    best = max(edited, key=lambda i: len({w.lower() for w in mine[i].split()} & their_words))
+    sizes = [len(s.split()) for s in mine]
+    if sizes[best] > limit:  # one long sentence: from a little before its first new word
+        words = mine[best].split()
+        new = next((i for i, w in enumerate(words) if w.lower() not in their_words), 0)
+        begin = max(0, min(new - limit // 3, len(words) - limit)) if their_words else 0
+        return _framed(" ".join(words[begin:begin + limit]), best > 0 or begin > 0,
+                       best + 1 < len(mine) or begin + limit < len(words), sum(sizes) - limit)
+    start = end = best
+    count = sizes[best]
+    after = True  # whole sentences around it, taking turns after and before, while they fit
+    while True:
+        fits_after = end + 1 < len(mine) and count + sizes[end + 1] <= limit
+        fits_before = start > 0 and count + sizes[start - 1] <= limit
+        if fits_after and (after or not fits_before):
+            end += 1
+            count += sizes[end]
+        elif fits_before:
+            start -= 1
+            count += sizes[start]
+        else:
+            break
+        after = not after
+    return _framed(" ".join(mine[start:end + 1]), start > 0, end + 1 < len(mine),
+                   sum(sizes) - count)
+
+
+def _framed(quote: str, cut_before: bool, cut_after: bool, left_out: int) -> str:
+    """``quote`` with an ellipsis where text was cut, and how many words were."""
+    return ("… " if cut_before else "") + quote + (" …" if cut_after else "") + \
+        (f" ({left_out} more words)" if left_out else "")
 
 
 def _elided(spans: tuple[Span, ...], context: int) -> tuple[Span, ...]:
