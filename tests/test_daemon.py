@@ -422,3 +422,18 @@ def test_a_check_uses_the_target_as_stored_now_not_as_at_the_last_reconcile(
     assert query(tmp_path / "tracker.db", "SELECT alert_state, summary FROM changes") == [
         ("suppressed", "after a change of the target's URL or selectors (not alerted): "
                        "material: retention P12M→P24M")]
+
+
+def test_jitter_does_not_add_up_from_run_to_run() -> None:
+    """Each run stays in its own slot: start + n x interval, plus up to the jitter."""
+    from tracker.daemon_plan import check_trigger
+    from tracker.schedule import parse_schedule
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    trigger = check_trigger(parse_schedule("5s"), 0.1, start)
+    fire = trigger.get_next_fire_time(None, start)
+    for n in range(200):
+        assert fire is not None
+        offset = (fire - start).total_seconds() - 5 * n
+        assert 0 <= offset <= 0.5, (n, offset)
+        fire = trigger.get_next_fire_time(fire, fire)

@@ -40,12 +40,29 @@ def period_seconds(schedule: Schedule, now: datetime | None = None) -> float:
     return max(1.0, (second - first).total_seconds())
 
 
+class SteadyIntervalTrigger(IntervalTrigger):
+    """An interval trigger whose jitter does not add up from one run to the next.
+
+    APScheduler 3 adds the interval to the previous *jittered* run time, so a "6h" schedule
+    with 10% jitter averaged 6h18m and drifted later and later. Here the previous run is first
+    put back on its slot (start + n × interval; jitter only ever delays a run, by less than
+    the interval), so every run stays within its own slot.
+    """
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None,
+                           now: datetime) -> datetime | None:
+        if previous_fire_time is not None and previous_fire_time >= self.start_date:
+            slots = math.floor((previous_fire_time - self.start_date) / self.interval)
+            previous_fire_time = self.start_date + self.interval * slots
+        return super().get_next_fire_time(previous_fire_time, now)
+
+
 def check_trigger(schedule: Schedule, jitter_fraction: float, start: datetime) -> BaseTrigger:
     """The trigger of a target's check job; jitter is a fraction of the period."""
     jitter = jitter_fraction * period_seconds(schedule, start) or None
     if schedule.interval is not None:
-        return IntervalTrigger(seconds=schedule.interval.total_seconds(), start_date=start,
-                               timezone=UTC, jitter=jitter)
+        return SteadyIntervalTrigger(seconds=schedule.interval.total_seconds(),
+                                     start_date=start, timezone=UTC, jitter=jitter)
     assert schedule.cron is not None
     minute, hour, day, month, day_of_week = schedule.cron.split()
     # As tracker.schedule.cron_trigger (standard weekday numbers), plus jitter.
