@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import os
 import sqlite3
@@ -188,3 +189,18 @@ def test_a_locked_new_database_is_waited_for_other_errors_are_reported(
     answers.append("disk I/O error")
     with pytest.raises(StoreError, match="disk I/O error"):
         Store.open(config)
+
+
+def test_a_long_history_is_not_all_deltas_of_one_base(tmp_path: Path) -> None:
+    # The store is evidence: losing one file must not take a page's whole history with it.
+    blobs = BlobStore(tmp_path)
+    history = [blobs.put(_page("We keep logs for 12 months."))]
+    for n in range(1, 160):
+        history.append(blobs.put(_page(f"We keep logs for {12 + n} months."), like=history[-1]))
+    bases = [blobs.base_of(digest) or digest for digest in history]
+    dependents = collections.Counter(bases)
+    assert 4 <= len(dependents) <= 30  # about one in KEYFRAME_EVERY is stored whole
+    assert max(dependents.values()) < 80
+    blobs.path(history[0]).unlink()  # the first page's base lost: later keyframes survive
+    readable = [digest for digest in history if blobs.verify(digest) is None]
+    assert len(readable) == len(history) - dependents[history[0]]
