@@ -206,3 +206,14 @@ def test_urls_names_and_errors_are_printed_as_text_not_markup(page_server, confi
                             text=True, timeout=60, env={**os.environ, "COLUMNS": "300"})
     assert status.returncode == 0 and "Traceback" not in status.stderr
     assert "redirect to a non-HTTP URL: 'ftp://x.test/[/oops]'" in status.stdout
+
+
+def test_markdown_export_nests_page_headings_and_escapes_markup() -> None:
+    from tracker.cli import _nested_markdown
+
+    text = ("# Privacy Policy\n\n## Retention\n\nWe keep logs for 12 months.\n\n"
+            "Shown as &lt;script&gt;: <script>alert(1)</script> & more\n\n###### Deep\n\n#hashtag")
+    assert _nested_markdown(text) == (
+        "### Privacy Policy\n\n#### Retention\n\nWe keep logs for 12 months.\n\n"
+        "Shown as &amp;lt;script&amp;gt;: &lt;script&gt;alert(1)&lt;/script&gt; &amp; more\n\n"
+        "###### Deep\n\n#hashtag")

@@ -503,9 +503,29 @@ def export(ctx: typer.Context, name: str,
         if p["memento_url"]:
             lines.append(f"- memento: {p['memento_url']}")
         if v["change"]:
-            lines.append(f"- change: {v['change']['summary']}")
-        lines += ["", v["text"].rstrip(), ""]
+            lines.append(f"- change: {_markdown_escaped(v['change']['summary'])}")
+        lines += ["", _nested_markdown(v["text"].rstrip()), ""]
     sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _nested_markdown(text: str) -> str:
+    """A version's text under the export's own headings, and inert.
+
+    The page's headings move two levels down (its "# Privacy Policy" would otherwise sit
+    beside the export's "# name"), and markup characters are escaped: page text that reads
+    "<script>" must not become live HTML where the export is rendered.
+    """
+    lines = []
+    for line in _markdown_escaped(text).split("\n"):
+        level = len(line) - len(line.lstrip("#"))
+        if level and line[level:level + 1] == " ":
+            line = "#" * min(level + 2, 6) + line[level:]
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _markdown_escaped(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class Every(StrEnum):
