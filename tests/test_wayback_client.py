@@ -383,3 +383,15 @@ async def test_limiter_escalates_on_repeated_429() -> None:
     assert limiter.report_429(fresh) == 120.0  # repeated 429: pause doubles
     limiter.tighten(cdx_rate=0.2, memento_rate=20.0, pause_on_429=30.0)
     assert limiter.rates == {"cdx": 0.2, "memento": 10.0} and limiter.pause_on_429 == 60.0
+
+
+async def test_a_longer_retry_after_than_the_configured_pause_is_waited_out() -> None:
+    now = [100.0]
+    limiter = ArchiveLimiter(cdx_rate=1.0, memento_rate=10.0, pause_on_429=2.0,
+                             clock=lambda: now[0])
+    ticket = await limiter.acquire("cdx")
+    assert limiter.report_429(ticket, retry_after=30.0) == 30.0
+    now[0] += 40.0
+    assert limiter.report_429(await limiter.acquire("cdx"), retry_after=None) == 4.0
+    now[0] += 10.0
+    assert limiter.report_429(await limiter.acquire("cdx"), retry_after=99999.0) == 3600.0

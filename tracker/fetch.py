@@ -357,7 +357,7 @@ class Fetcher:
             return _Outcome(url, status, headers, error=message, retryable=retryable)
         retry_after = None
         if _retryable_status(status):
-            retry_after = _parse_retry_after(headers.get("retry-after"))
+            retry_after = parse_retry_after(headers.get("retry-after"))
         return _Outcome(url, status, headers, body, retry_after=retry_after)
 
     async def _send(self, target: httpx.URL, conditional: dict[str, str],
@@ -551,7 +551,7 @@ def _retryable_status(status: int | None) -> bool:
     return status is not None and (status == 429 or 500 <= status <= 599)
 
 
-def _parse_retry_after(value: str | None) -> float | None:
+def parse_retry_after(value: str | None) -> float | None:
     """Retry-After as seconds from now: delta-seconds or an HTTP date; None if unreadable."""
     if not value:
         return None

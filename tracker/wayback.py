@@ -29,6 +29,7 @@ from urllib.parse import urljoin
 
 import httpx
 
+from tracker.fetch import parse_retry_after
 from tracker.wayback_cdx import (
     FIELDS,
     PERIODS,
@@ -207,7 +208,8 @@ class WaybackClient:
                     status = response.status_code
                     if not archived and status == 429:
                         # Every request of this process now waits in acquire() for the pause.
-                        self.limiter.report_429(ticket)
+                        self.limiter.report_429(
+                            ticket, parse_retry_after(response.headers.get("retry-after")))
                         throttles += 1
                         if throttles > self.retries:
                             raise RateLimited(

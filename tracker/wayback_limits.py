@@ -27,6 +27,7 @@ from typing import Literal
 Kind = Literal["cdx", "memento"]
 
 _MAX_STRIKES = 4  # the pause grows to 8x and the rate shrinks to 1/16 at most
+_MAX_RETRY_AFTER = 3600.0  # a Retry-After beyond an hour is not waited out in full
 
 
 @dataclass
@@ -98,18 +99,20 @@ class ArchiveLimiter:
                     return Ticket(kind, now, self._generation)
             await asyncio.sleep(wait)
 
-    def report_429(self, ticket: Ticket | None = None) -> float:
+    def report_429(self, ticket: Ticket | None = None, retry_after: float | None = None) -> float:
         """Open (or extend) the pause after a 429; returns the seconds to wait from now.
 
         A 429 to a request sent before the current pause began belongs to the episode that
-        pause already handles, so it does not escalate.
+        pause already handles, so it does not escalate. The pause is at least what the
+        archive's Retry-After asked for (up to an hour), whatever ``pause_on_429`` says.
         """
         with self._lock:
             now = self._clock()
             if ticket is not None and ticket.generation != self._generation:
                 return max(0.0, self._paused_until - now)
             self._strikes = min(_MAX_STRIKES, self._strikes + 1 if now < self._slow_until else 1)
-            pause = self.pause_on_429 * 2 ** (self._strikes - 1)
+            pause = max(self.pause_on_429 * 2 ** (self._strikes - 1),
+                        min(retry_after or 0.0, _MAX_RETRY_AFTER))
             self._generation += 1
             self._paused_until = max(self._paused_until, now + pause)
             self._slow_until = self._paused_until + 2 * pause
