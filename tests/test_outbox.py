@@ -184,6 +184,7 @@ def test_empty_recipients_resolved_from_config_at_send_time(tmp_path: Path,
     config = make_config(tmp_path, sink.port, recipients=["late@example.org"])
     assert send_due(store, config, force=True).sent == [alert_id]
     assert sink.received[0].rcpt_tos == ["late@example.org"]
+    assert json.loads(_rows(store)[0].recipients_json) == ["late@example.org"]  # on record
 
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")

@@ -106,10 +106,15 @@ def claim_next(store: Store, now: datetime, lease: float, *, force: bool = False
     return None
 
 
-def mark_sent(store: Store, alert_id: int, now: datetime, note: str | None = None) -> None:
+def mark_sent(store: Store, alert_id: int, now: datetime, note: str | None = None,
+              recipients: Sequence[str] | None = None) -> None:
+    """Record the send, and to whom it went (an alert queued with no recipients of its own
+    goes to those configured when it is sent)."""
+    values: dict[str, object] = {"status": SENT, "sent_at": now, "last_error": note}
+    if recipients is not None:
+        values["recipients_json"] = json.dumps(list(recipients))
     with store.session() as session:
-        session.execute(update(Alert).where(col(Alert.id) == alert_id)
-                        .values(status=SENT, sent_at=now, last_error=note))
+        session.execute(update(Alert).where(col(Alert.id) == alert_id).values(**values))
 
 
 def mark_retry(store: Store, alert: Alert, error: str, now: datetime,
@@ -185,7 +190,7 @@ def send_due(store: Store, config: Config, *, now: Callable[[], datetime] = now_
                     summary.retrying.append((alert.id, str(exc)))
                 continue
             note = f"refused by the server: {', '.join(sorted(refused))}" if refused else None
-            mark_sent(store, alert.id, now(), note)
+            mark_sent(store, alert.id, now(), note, recipients)
             summary.sent.append(alert.id)
     finally:
         if mailer is not None:
