@@ -144,3 +144,14 @@ def test_a_long_quote_is_cut_around_the_sentence_that_changed() -> None:
     assert "We retain server logs for 60 months." in quote
     assert quote.startswith("… This is filler") and quote.endswith(" … (432 more words)")
     assert len(quote.split()) < 75
+
+
+def test_html_quotes_follow_their_own_direction_and_old_clauses_stay_legible() -> None:
+    comparison = {"material": True, "categories": ["retention"], "findings": [
+        {"category": "retention", "change": "changed", "severity": "high", "old": "P1Y",
+         "new": "P2Y", "old_text": "نحتفظ بالسجلات لمدة سنة.", "new_text": "نحتفظ بها سنتين.",
+         "section": ""}]}
+    html = render_html_fragment(build_report(doc("א"), doc("ב"), comparison))
+    assert html.count('dir="auto"') == 3  # both quotes and the changed block
+    old_quote = html[html.index("Old: ") - 120:html.index("Old: ")]
+    assert "line-through" not in old_quote

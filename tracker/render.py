@@ -319,6 +319,7 @@ def render_rich(report: Report) -> Group:
 
 _DEL = "background:#fde2e1;color:#9b1c1c;text-decoration:line-through;"
 _INS = "background:#dcfce7;color:#14532d;text-decoration:none;"
+_OLD_QUOTE = "background:#fde2e1;color:#9b1c1c;"  # a whole old clause: coloured, not struck
 _BOX = "border-left:3px solid {color};margin:8px 0;padding:4px 10px;"
 
 
@@ -341,10 +342,10 @@ def render_html_fragment(report: Report, *, max_blocks: int | None = None) -> st
                 out.append(f'<div style="color:#666;font-size:12px">'
                            f'{escape(str(f["section"]))}</div>')
             if f.get("old_text"):
-                out.append(f'<div style="{_DEL}text-decoration:none;margin-top:4px">Old: '
+                out.append(f'<div dir="auto" style="{_OLD_QUOTE}margin-top:4px">Old: '
                            f'“{escape(str(f["old_text"]))}”</div>')
             if f.get("new_text"):
-                out.append(f'<div style="{_INS}margin-top:4px">New: '
+                out.append(f'<div dir="auto" style="{_INS}margin-top:4px">New: '
                            f'“{escape(str(f["new_text"]))}”</div>')
             out.append("</div>")
     date = c.get("effective_date")
@@ -358,7 +359,8 @@ def render_html_fragment(report: Report, *, max_blocks: int | None = None) -> st
         color = {"changed": "#2563eb", "added": "#16a34a", "removed": "#dc2626"}.get(
             block.op, "#ca8a04")
         out.append(f'<div style="{_BOX.format(color=color)}"><div style="color:#666;'
-                   f'font-size:12px">{escape(block.section or "(top)")} · {block.op}</div><div>')
+                   f'font-size:12px">{escape(block.section or "(top)")} · {block.op}</div>'
+                   '<div dir="auto">')
         if block.op == CHANGED:
             for span in block.spans:
                 text = escape(span.text)
