@@ -152,6 +152,6 @@ def test_html_quotes_follow_their_own_direction_and_old_clauses_stay_legible() -
          "new": "P2Y", "old_text": "نحتفظ بالسجلات لمدة سنة.", "new_text": "نحتفظ بها سنتين.",
          "section": ""}]}
     html = render_html_fragment(build_report(doc("א"), doc("ב"), comparison))
-    assert html.count('dir="auto"') == 3  # both quotes and the changed block
+    assert html.count('dir="auto"') == 4  # both quotes, the removed and the added block
     old_quote = html[html.index("Old: ") - 120:html.index("Old: ")]
     assert "line-through" not in old_quote
