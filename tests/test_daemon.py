@@ -437,3 +437,24 @@ def test_jitter_does_not_add_up_from_run_to_run() -> None:
         offset = (fire - start).total_seconds() - 5 * n
         assert 0 <= offset <= 0.5, (n, offset)
         fire = trigger.get_next_fire_time(fire, fire)
+
+
+def test_the_daemon_knows_when_nobody_would_receive_alerts(tmp_path: Path) -> None:
+    from tracker.config import parse_config
+    from tracker.daemon import Daemon
+    from tracker.store import Store
+    from tracker.targets import sync_config_targets
+
+    def daemon_with(email: dict, target: dict) -> Daemon:
+        config = parse_config({"email": {"host": "127.0.0.1", **email},
+                               "targets": [{"name": "a", "url": "http://127.0.0.1:9/a",
+                                            **target}]}, tmp_path / "config.toml")
+        store = Store.open(config)
+        with store.session() as session:
+            sync_config_targets(session, config)
+        return Daemon(config, store)
+
+    assert not daemon_with({}, {})._anyone_to_mail()
+    assert daemon_with({"recipients": ["team@example.org"]}, {})._anyone_to_mail()
+    assert daemon_with({"tags": {"gdpr": ["dpo@example.org"]}}, {})._anyone_to_mail()
+    assert daemon_with({}, {"recipients": ["owner@example.org"]})._anyone_to_mail()

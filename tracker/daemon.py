@@ -105,9 +105,21 @@ class Daemon:
             event(log, "started", pid=self.pid, host=self.host, targets=len(self._jobs),
                   database=self.config.database_url, email=self.config.email.enabled,
                   digest=self.config.daemon.digest)
+            if self.config.email.enabled and not self._anyone_to_mail():
+                event(log, "email_no_recipients", level=logging.WARNING,
+                      note="[email] host is set but nobody is to receive alerts: they wait in "
+                           "the outbox until email.recipients or a target's recipients is set")
             await self._stop.wait()
         finally:
             await self._shutdown()
+
+    def _anyone_to_mail(self) -> bool:
+        email = self.config.email
+        if email.recipients or any(email.tags.values()):
+            return True
+        with Session(self.store.engine) as session:
+            return session.exec(select(Target.id).where(
+                col(Target.enabled), col(Target.recipients_json) != "[]")).first() is not None
 
     def request_stop(self, reason: str = "stop") -> None:
         if not self._stopping:
