@@ -127,3 +127,23 @@ def test_the_command_previews_then_records(tmp_path: Path, page_server: PageServ
     again = run("accept", "acme", config=config, check=False)
     assert again.returncode == 2 and "Traceback" not in again.stderr
     assert again.stderr.startswith("error: acme has no quarantined capture")
+
+
+def test_an_older_capture_accepted_between_two_versions(watched: Watched) -> None:
+    watched.check(long_policy())
+    assert watched.check(short_policy()) == "quarantined"
+    (quarantined,) = [s for s in watched.rows(Snapshot) if s.quality == "suspect"]
+    assert watched.check(long_policy().replace("12 months", "24 months")) == "new_version"
+    assert [a.kind for a in watched.rows(Alert)] == ["change"]  # the later change was mailed
+    done = accept_capture(watched.config, watched.store, "acme", quarantined.id)
+    assert done.version_id is not None
+    versions = sorted(watched.rows(Version), key=lambda v: v.captured_at)
+    assert [v.id for v in versions][1] == done.version_id  # in capture order
+    changes = {(c.from_version_id, c.to_version_id): c for c in watched.rows(Change)}
+    assert set(changes) == {(versions[0].id, versions[1].id), (versions[1].id, versions[2].id)}
+    # The later change was recomputed from the accepted version and is not alerted again;
+    # its earlier alert stays in the outbox's history, detached from the deleted change.
+    assert changes[(versions[1].id, versions[2].id)].alert_state == "suppressed"
+    earlier, accepted = sorted(watched.rows(Alert), key=lambda a: a.id)
+    assert earlier.change_id is None
+    assert accepted.change_id == changes[(versions[0].id, versions[1].id)].id

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from .blobs import BlobStore
 from .compare.findings import text_edits
 from .document import Document
-from .models import Change, Snapshot, Version
+from .models import Alert, Change, Snapshot, Version
 
 ALERT_NONE = "none"
 ALERT_PENDING = "pending"  # material: mail at once
@@ -171,9 +171,16 @@ def _relink_after(session: Session, blobs: BlobStore, version: Version, after: V
     """A version inserted before an existing one: the later change now starts here."""
     stale = session.exec(select(Change).where(Change.to_version_id == after.id)).all()
     for change in stale:
-        session.delete(change)
+        drop_change(session, change)
     session.flush()
     comparison = compare(blobs.get_text(version.text_sha256), blobs.get_text(after.text_sha256))
     # The later change was already known (and alerted, if live): never alert it again.
     make_change(session, version.target_id, version, after, comparison, after.source,
                 alert_state=ALERT_SUPPRESSED)
+
+
+def drop_change(session: Session, change: Change) -> None:
+    """Delete a change; alerts about it stay in the outbox's history, detached from it."""
+    for alert in session.exec(select(Alert).where(Alert.change_id == change.id)):
+        alert.change_id = None
+    session.delete(change)

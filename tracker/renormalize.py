@@ -16,8 +16,8 @@ from .analysis import compare_texts, document_from_body
 from .blobs import sha256_hex
 from .compare.semantic import Comparison, extract_effective_date
 from .document import Document
-from .history import ALERT_SUPPRESSED, make_change, versions_of
-from .models import Alert, Change, Snapshot, Target, Version
+from .history import ALERT_SUPPRESSED, drop_change, make_change, versions_of
+from .models import Change, Snapshot, Target, Version
 from .normalize import NORMALIZER_VERSION
 from .store import Store
 from .targets import TargetSpec, get_target
@@ -81,20 +81,14 @@ def _renormalize(session: Session, store: Store, spec: TargetSpec) -> str:
             change.summary = Comparison.from_json_dict(comparison).summary()
     for key, change in existing.items():
         if key not in wanted:
-            _drop_change(session, change)
+            drop_change(session, change)
     return (f"{spec.name}: {len(versions)} versions, {retexted} re-normalized, "
             f"{merged} merged as identical")
-
-
-def _drop_change(session: Session, change: Change) -> None:
-    for alert in session.exec(select(Alert).where(Alert.change_id == change.id)):
-        alert.change_id = None
-    session.delete(change)
 
 
 def _drop_version(session: Session, version: Version) -> None:
     for change in session.exec(select(Change).where(
             (Change.from_version_id == version.id) | (Change.to_version_id == version.id))):
-        _drop_change(session, change)
+        drop_change(session, change)
     session.flush()
     session.delete(version)
