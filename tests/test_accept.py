@@ -147,3 +147,18 @@ def test_an_older_capture_accepted_between_two_versions(watched: Watched) -> Non
     earlier, accepted = sorted(watched.rows(Alert), key=lambda a: a.id)
     assert earlier.change_id is None
     assert accepted.change_id == changes[(versions[0].id, versions[1].id)].id
+
+
+def test_a_short_policy_losing_most_of_its_text_is_quarantined_not_recorded(
+        watched: Watched) -> None:
+    # Under the quality gate's length test (which needs 300 words before): the comparison
+    # still sees that most of the text is gone, and a capture like that is not a version.
+    medium = long_policy().replace(LONG, " ".join(LONG.split()[:200]))
+    assert watched.check(medium) == "first_version"
+    assert watched.check(short_policy()) == "quarantined"
+    (state,) = watched.rows(FetchState)
+    assert (state.last_error or "").startswith("suspect capture: most of the text is gone")
+    assert len(watched.rows(Version)) == 1 and watched.rows(Change) == []
+    done = accept_capture(watched.config, watched.store, "acme")  # a person says it is real
+    (change,) = watched.rows(Change)
+    assert done.version_id is not None and change.material and not change.suspect

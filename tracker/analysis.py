@@ -91,7 +91,8 @@ def analyze_page(job: PageJob) -> PageAnalysis:
     words = document.word_count() if document is not None else None
     # After an edit of the target's URL or selectors the last version was read another way:
     # a page that now reads shorter is the edit's doing, not a collapse.
-    previous_words = None if job.previous_fingerprint == SETTINGS_CHANGED else job.previous_words
+    reread = job.previous_fingerprint == SETTINGS_CHANGED
+    previous_words = None if reread else job.previous_words
     verdict = assess(result, document, previous_words, words)
     if not verdict.ok or document is None:
         return PageAnalysis(ok=False, reason=verdict.reason or "unusable page",
@@ -122,7 +123,12 @@ def analyze_page(job: PageJob) -> PageAnalysis:
 
         # ``document`` equals Document.from_text(text) (the round trip is exact).
         old = Document.from_text(old_text.decode("utf-8"))
-        comparison = compare_documents(old, document).to_json_dict()
+        comparison = compare_documents(old, document, confirmed=reread).to_json_dict()
+        if comparison.get("suspect"):
+            # Most of the text gone (a short page under the quality gate's length test): kept
+            # as quarantined evidence, not a version; `tracker accept` records it if it is real.
+            return PageAnalysis(ok=False, reason=f"suspect capture: {comparison['suspect_reason']}",
+                                raw_sha=raw_sha, raw_size=len(result.body))
     return PageAnalysis(fingerprint=fingerprint, raw_sha=raw_sha, raw_size=len(result.body),
                         text_sha=text_sha, words=words or 0, size=len(encoded),
                         effective_date=extract_effective_date(document),
