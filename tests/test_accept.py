@@ -122,6 +122,7 @@ def test_the_command_previews_then_records(tmp_path: Path, page_server: PageServ
     preview = run("accept", "acme", "--preview", config=config).stdout
     assert "quarantined for: length collapse" in preview and "would record it" in preview
     assert "material: retention" in preview
+    assert "We keep server logs for 30 days." in preview  # the text itself, to be checked
     recorded = run("accept", "acme", config=config).stdout
     assert "recorded as version 2" in recorded
     again = run("accept", "acme", config=config, check=False)

@@ -35,6 +35,7 @@ class Accepted:
     previous_words: int | None
     version_id: int | None = None  # None for a preview, or when the text was already recorded
     summary: str | None = None  # the change's summary against the version before it
+    text: str = ""  # the normalized text it records (a preview prints it, to be checked)
 
 
 def accept_capture(config: Config, store: Store, name: str, snapshot_id: int | None = None,
@@ -58,7 +59,7 @@ def accept_capture(config: Config, store: Store, name: str, snapshot_id: int | N
         accepted = Accepted(snapshot.id, f"{snapshot.captured_at:%Y-%m-%d %H:%M}",
                             snapshot.quality_reason, document.word_count(),
                             before.words if before else None,
-                            summary=_summary(comparison) if comparison else None)
+                            summary=_summary(comparison) if comparison else None, text=text)
         if preview:
             return accepted
         encoded = text.encode("utf-8")

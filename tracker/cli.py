@@ -590,7 +590,8 @@ def accept(ctx: typer.Context, name: str,
                "--snapshot", help="The capture's id (default: the newest quarantined one).")]
            = None,
            preview: Annotated[bool, typer.Option(
-               "--preview", help="Show what would be recorded; change nothing.")] = False
+               "--preview", help="Show the capture's text and the change it would record; "
+                                 "change nothing.")] = False
            ) -> None:
     """Record a quarantined capture as a version, once you have checked it is the real page."""
     from .accept import accept_capture
@@ -602,8 +603,11 @@ def accept(ctx: typer.Context, name: str,
     out.print(f"{escape(name)}: capture #{done.snapshot_id} of {done.captured_at}, "
               f"quarantined for: {escape(done.reason or 'no reason recorded')}; {words}")
     if preview:
-        out.print(f"would record it; change: {escape(done.summary or 'first version')}"
-                  f"\nrecord it: tracker accept {escape(name)} --snapshot {done.snapshot_id}")
+        out.print(f"would record it; change: {escape(done.summary or 'first version')}")
+        out.print(f"its text as it would be recorded:\n{'-' * 40}", markup=False)
+        sys.stdout.write(done.text if done.text.endswith("\n") else done.text + "\n")
+        out.print(f"{'-' * 40}\nrecord it: tracker accept {name} --snapshot {done.snapshot_id}",
+                  markup=False)
     elif done.version_id is None:
         out.print("its text is already the version before it: nothing new recorded")
     else:
