@@ -95,6 +95,7 @@ TARGET = "[[targets]]\nname = 'a'\nurl = 'https://a.test/p'\n"
     ("[fetch]\ntimeout = inf\n", ["fetch.timeout: Input should be a finite number"]),
     ("[daemon]\njitter = 5\n", ["daemon.jitter: Input should be less than or equal to 1"]),
     ("[storage]\nsnapshots = ''\n", ["storage.snapshots: String should have at least 1"]),
+    ("[storage]\nshared = true\n", ["storage.shared: only for a PostgreSQL database"]),
     ("[email]\nrecipients = ['team']\n", ["email.recipients: not an email address: 'team'"]),
     ("[email]\nsender = 'Tracker'\n", ["email.sender: not an email address: 'Tracker'"]),
     (TARGET + "recipients = ['a b@x.org']\n", ["targets[0] (a).recipients: not an email"]),

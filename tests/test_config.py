@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,22 @@ def test_cron_weekdays_follow_standard_numbering() -> None:
     assert weekdays_job.get_next_fire_time(None, saturday).strftime("%A") == "Monday"
     seventh = parse_schedule("30 5 * * 7").trigger()
     assert seventh.get_next_fire_time(None, saturday).strftime("%A") == "Sunday"
+
+
+def test_the_sample_config_documents_every_key() -> None:
+    """config.toml is the reference: each setting appears in it, set or commented out."""
+    from tracker.config import (
+        DaemonConfig,
+        EmailConfig,
+        FetchConfig,
+        StorageConfig,
+        TargetConfig,
+        WaybackConfig,
+    )
+
+    sample = (Path(__file__).parent.parent / "config.toml").read_text(encoding="utf-8")
+    keys = set(re.findall(r"^#? ?\[?\[?([a-z0-9_.]+)\]?\]?(?: =|$)", sample, re.MULTILINE))
+    for model in (StorageConfig, FetchConfig, WaybackConfig, DaemonConfig, EmailConfig,
+                  TargetConfig):
+        missing = set(model.model_fields) - keys
+        assert not missing, f"{model.__name__}: {sorted(missing)} not in config.toml"

@@ -86,7 +86,7 @@ def test_lock_allows_one_daemon_per_database(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'tracker.db'}"
     engine = make_engine(url)
     first = DaemonLock.acquire(url, engine, shared=False)
-    with pytest.raises(LockError, match=r"already running .*shared = true"):
+    with pytest.raises(LockError, match=r"already running .*stop it first"):
         DaemonLock.acquire(url, engine, shared=False)
     DaemonLock.acquire(url, engine, shared=True).release()  # shared databases: no lock
     first.release()

@@ -14,7 +14,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from .schedule import ScheduleError, parse_schedule
 
@@ -36,6 +43,14 @@ class StorageConfig(_Section):
     snapshots: Annotated[str, Field(min_length=1)] = "snapshots"
     #: Set when several machines share one PostgreSQL database: lets more than one daemon run.
     shared: bool = False
+
+    @field_validator("shared")
+    @classmethod
+    def _shared(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and str(info.data.get("database", "")).startswith("sqlite"):
+            raise ValueError("only for a PostgreSQL database shared by several machines; an "
+                             "SQLite file takes one daemon")
+        return value
 
 
 class FetchConfig(_Section):

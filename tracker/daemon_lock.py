@@ -53,8 +53,8 @@ class DaemonLock:
             holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown"
             os.close(fd)
             raise LockError(f"another tracker daemon ({holder}) is already running on "
-                            f"{database_url}; stop it first, or set [storage] shared = true "
-                            f"if several daemons should share this database") from None
+                            f"{database_url}; stop it first (an SQLite database takes one "
+                            "daemon)") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
         return cls(fd=fd, path=path)
