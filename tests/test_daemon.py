@@ -263,6 +263,16 @@ def test_daemon_checks_alerts_reloads_refuses_a_second_and_stops_cleanly(
     assert query(db, "SELECT kind, status FROM alerts ORDER BY id") == [
         ("change", "sent"), ("digest", "sent")]
     assert query(db, "PRAGMA integrity_check") == [("ok",)]
+    # `tracker status` knows at once that it stopped (not once the heartbeat goes stale).
+    assert query(db, "SELECT pid FROM daemon_heartbeat") == [(0,)]
+    from sqlmodel import Session
+
+    from tracker.queries import status
+    from tracker.store import make_engine
+
+    with Session(make_engine(f"sqlite:///{db}")) as session:
+        health = status(session)["daemon"]
+    assert health["alive"] is False and health["stopped_at"] is not None
 
 
 def test_sigterm_during_a_check_abandons_it_within_grace_and_exits_zero(

@@ -475,9 +475,14 @@ def status_cmd(ctx: typer.Context,
     if daemon is None:
         out.print("daemon: never ran on this database")
     else:
-        state = "[green]running[/]" if daemon["alive"] else "[red]not running[/]"
-        out.print(f"daemon: {state} (pid {daemon['pid']} on {escape(str(daemon['host']))}, "
-                  f"last heartbeat {daemon['heartbeat_at']})")
+        host = escape(str(daemon["host"]))
+        if daemon["stopped_at"]:
+            out.print(f"daemon: [red]not running[/] (stopped on {host} at "
+                      f"{daemon['stopped_at']})")
+        else:
+            state = "[green]running[/]" if daemon["alive"] else "[red]not running[/]"
+            out.print(f"daemon: {state} (pid {daemon['pid']} on {host}, "
+                      f"last heartbeat {daemon['heartbeat_at']})")
 
 
 @app.command()

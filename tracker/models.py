@@ -161,7 +161,7 @@ class DaemonHeartbeat(SQLModel, table=True):
 
     __tablename__ = "daemon_heartbeat"
     id: int = Field(default=1, primary_key=True)
-    pid: int
+    pid: int  # 0 once the daemon stopped cleanly (beat_at is then when it stopped)
     host: str
     started_at: datetime
     beat_at: datetime

@@ -121,9 +121,11 @@ def status(session: Session) -> dict:
     daemon = None
     if beat is not None:
         beat_at = beat.beat_at if beat.beat_at.tzinfo else beat.beat_at.replace(tzinfo=UTC)
-        daemon = {"pid": beat.pid, "host": beat.host, "started_at": iso(beat.started_at),
-                  "heartbeat_at": iso(beat.beat_at),
-                  "alive": datetime.now(UTC) - beat_at < HEARTBEAT_STALE_AFTER}
+        stopped = beat.pid == 0  # signed off cleanly at beat_at
+        daemon = {"pid": None if stopped else beat.pid, "host": beat.host,
+                  "started_at": iso(beat.started_at), "heartbeat_at": iso(beat.beat_at),
+                  "stopped_at": iso(beat.beat_at) if stopped else None,
+                  "alive": not stopped and datetime.now(UTC) - beat_at < HEARTBEAT_STALE_AFTER}
     return {"targets": rows, "daemon": daemon}
 
 
