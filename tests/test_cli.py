@@ -131,6 +131,25 @@ def test_demo_runs_offline(tmp_path: Path) -> None:
     assert len(history) == 2 and history[1]["change"]["material"]
 
 
+def test_demo_without_keep_leaves_nothing_and_a_busy_port_is_one_line(tmp_path: Path) -> None:
+    import socket
+
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    result = subprocess.run([TRACKER, "demo"], capture_output=True, text=True, timeout=60,
+                            cwd=tmp_path, env=env)
+    assert result.returncode == 0 and "material change" in result.stdout
+    assert list(tmp_path.iterdir()) == []  # its temporary folder is gone
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        refused = subprocess.run([TRACKER, "demo", "--port", str(port)], capture_output=True,
+                                 text=True, timeout=60, cwd=tmp_path, env=env)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "Invalid value for '--port': Address already in use" in refused.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_command_leaves_all_output_and_a_closed_database(page_server, config: Path) -> None:
     """The entry point skips the interpreter's teardown: nothing may be lost by that."""
     for number in range(60):

@@ -638,9 +638,13 @@ def demo(port: Annotated[int, typer.Option(help="Local port for the demo pages (
          keep: Annotated[Path | None, typer.Option(
              help="Keep the demo's database and snapshots in this folder.")] = None) -> None:
     """Offline demo: serve sample policy pages locally, change one, show what is detected."""
-    from .demo import run_demo
+    from .demo import DemoPortError, run_demo
 
-    run_demo(out, port, keep)
+    try:
+        run_demo(out, port, keep)
+    except DemoPortError as exc:
+        raise typer.BadParameter(str(exc).removeprefix(f"--port {port}: "),
+                                 param_hint="'--port'") from None
 
 
 def main() -> None:

@@ -28,11 +28,27 @@ def _page(name: str) -> str:
     return files("tracker").joinpath("demo_pages", name).read_text(encoding="utf-8")
 
 
+class DemoPortError(Exception):
+    """The demo's page server cannot listen on the port asked for."""
+
+
 def run_demo(console: Console, port: int = 0, keep: Path | None = None) -> None:
-    workdir = keep or Path(tempfile.mkdtemp(prefix="tracker-demo-"))
-    workdir.mkdir(parents=True, exist_ok=True)
+    """Run the demo in ``keep`` (left for exploring), else in a folder removed afterwards."""
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        _demo(console, port, keep, kept=True)
+        return
+    with tempfile.TemporaryDirectory(prefix="tracker-demo-") as folder:
+        _demo(console, port, Path(folder), kept=False)
+
+
+def _demo(console: Console, port: int, workdir: Path, kept: bool) -> None:
     pages = {"/privacy": _page("privacy_v1.html"), "/terms": _page("terms.html")}
-    with _Server(pages, port) as server:
+    try:
+        server = _Server(pages, port)
+    except OSError as exc:
+        raise DemoPortError(f"--port {port}: {exc.strerror or exc}") from None
+    with server:
         settings = {
             "storage": {"database": "sqlite:///demo.db", "snapshots": "snapshots"},
             "fetch": {"per_host_delay": 0, "timeout": 10, "retries": 0},
@@ -85,7 +101,7 @@ def run_demo(console: Console, port: int = 0, keep: Path | None = None) -> None:
             console.print(render_text(report), markup=False, end="")
         console.print(Rule())
         console.print(f"Try it yourself: tracker --config {workdir / 'config.toml'} "
-                      "history acme-privacy" if keep else
+                      "history acme-privacy" if kept else
                       "Run with --keep DIR to keep the demo database and explore it.")
         store.close()
 
