@@ -206,7 +206,7 @@ def test_a_check_that_is_not_on_a_terminal_never_imports_rich(page_server, confi
         assert lines[1].split()[:3] == ["acme", "new_version", "MATERIAL"]
         assert "retention" in lines[1]
         assert lines[2:] == ["checked 1: 1 new version"]
-    assert "material" in run("history", "acme", config=config).stdout
+    assert "MATERIAL retention" in run("history", "acme", config=config).stdout
 
 
 def test_urls_names_and_errors_are_printed_as_text_not_markup(page_server, config: Path) -> None:

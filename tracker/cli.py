@@ -164,11 +164,22 @@ def _ctx(ctx: typer.Context) -> Context:
     return ctx.obj
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        sys.stdout.write(f"tracker {__version__}\n")
+        raise typer.Exit()
+
+
 @app.callback()
 def _main(ctx: typer.Context,
           config: Annotated[str | None, typer.Option(
               "--config", "-c", help="Config file (default ./config.toml, or $TRACKER_CONFIG).",
-              show_default=False)] = None) -> None:
+              show_default=False)] = None,
+          version: Annotated[bool, typer.Option(
+              "--version", help="Print the version and exit.", is_eager=True,
+              callback=_print_version)] = False) -> None:
     ctx.obj = Context(config)
     ctx.call_on_close(ctx.obj.close)
 
@@ -246,7 +257,9 @@ def list_cmd(ctx: typer.Context,
 def check(ctx: typer.Context,
           names: Annotated[list[str] | None, typer.Argument(help="Targets to check.")] = None,
           all_: Annotated[bool, typer.Option("--all", help="Check every target.")] = False,
-          quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False) -> None:
+          quiet: Annotated[bool, typer.Option(
+              "--quiet", "-q", help="Print nothing (for cron; results stay in `tracker status` "
+                                    "and the alerts).")] = False) -> None:
     """Fetch pages now and record new versions. Exit 0 even when some pages failed."""
     from .check import CheckOutcome, run_checks
     from .targets import enabled_targets, get_target
@@ -293,7 +306,7 @@ def _print_outcomes(outcomes: list) -> None:
     for o in sorted(interesting, key=lambda o: o.target):
         detail = o.summary or o.detail or ""
         if o.result == "new_version" and o.material:
-            detail = "MATERIAL " + detail
+            detail = "MATERIAL " + detail.removeprefix("material: ")
         rows.append((o.target, o.result, detail))
     if not sys.stdout.isatty():
         # A pipe or a log gets plain aligned lines: rich takes a quarter of a second to lay
@@ -334,8 +347,11 @@ def history_cmd(ctx: typer.Context, name: str,
         if change is None:
             text = "first version"
         else:
-            flag = "[bold red]MATERIAL[/] " if change["material"] else ""
-            text = flag + escape(change["summary"] or "")
+            summary = change["summary"] or ""
+            if change["material"]:  # said once, in capitals
+                text = "[bold red]MATERIAL[/] " + escape(summary.removeprefix("material: "))
+            else:
+                text = escape(summary)
         table.add_row(str(row["id"]), row["captured_at"], row["source"], row["sha256"][:12],
                       f"{row['size']:,}", text)
     out.print(table)
@@ -343,8 +359,9 @@ def history_cmd(ctx: typer.Context, name: str,
 
 @app.command()
 def show(ctx: typer.Context, name: str,
-         version: Annotated[str | None, typer.Argument(help="Version id (default latest).")]
-         = None,
+         version: Annotated[str | None, typer.Argument(
+             help="A version id from `tracker history`, or latest / previous / first "
+                  "(default: latest).")] = None,
          raw: Annotated[bool, typer.Option("--raw", help="The raw snapshot bytes.")] = False
          ) -> None:
     """Print a version's normalized text (or its raw snapshot)."""
@@ -367,12 +384,16 @@ def show(ctx: typer.Context, name: str,
 
 @app.command()
 def diff(ctx: typer.Context, name: str,
-         a: Annotated[str | None, typer.Argument(help="Old version id (default: latest change).")]
-         = None,
-         b: Annotated[str | None, typer.Argument(help="New version id (default: the next).")]
-         = None,
+         a: Annotated[str | None, typer.Argument(
+             help="A version (an id from `tracker history`, or latest / previous / first). "
+                  "Alone: the change into it. Default: the latest change.")] = None,
+         b: Annotated[str | None, typer.Argument(
+             help="With A: the version to compare A with (A is the older one).")] = None,
          format: Annotated[DiffFormat, typer.Option("--format", "-f")] = DiffFormat.text) -> None:
-    """Show what changed between two versions (default: the latest change)."""
+    """Show what changed between two versions (default: the latest change).
+
+    Version ids are the ones `tracker history NAME` lists (numbered across all targets).
+    """
     from .history import load_document
     from .models import Change
     from .queries import latest_change, version_by_ref
@@ -396,8 +417,8 @@ def diff(ctx: typer.Context, name: str,
 
             old = previous_of(session, new)
             if old is None:
-                raise TargetError(f"version {a} is {name}'s first version; "
-                                  f"give two versions to compare")
+                raise TargetError(f"version {new.id} is {name}'s first version: nothing "
+                                  "came before it (give two versions to compare)")
         else:
             old, new = version_by_ref(session, target, a), version_by_ref(session, target, b)
         assert old is not None and new is not None
@@ -622,7 +643,8 @@ def accept(ctx: typer.Context, name: str,
 
 @app.command()
 def renormalize(ctx: typer.Context,
-                names: Annotated[list[str] | None, typer.Argument()] = None) -> None:
+                names: Annotated[list[str] | None, typer.Argument(
+                    help="Targets to re-derive (default: all of them).")] = None) -> None:
     """Re-derive versions from stored snapshots with the current normalizer (never alerts)."""
     from .renormalize import renormalize_targets
 

@@ -82,7 +82,8 @@ def _renormalize(session: Session, store: Store, spec: TargetSpec) -> str:
     for key, change in existing.items():
         if key not in wanted:
             drop_change(session, change)
-    return (f"{spec.name}: {len(versions)} versions, {retexted} re-normalized, "
+    count = len(versions)
+    return (f"{spec.name}: {count} version{'' if count == 1 else 's'}, {retexted} re-normalized, "
             f"{merged} merged as identical")
 
 
