@@ -1,10 +1,11 @@
 """CDX search results: parse both output formats, repair quirky rows, pick captures to fetch.
 
-Real CDX data is messy (WAYBACK.md): repeated identical lines, ``-`` for the status and length
-of ``warc/revisit`` rows, ``:80`` in old originals, malformed originals, short rows, and
-``collapse=digest`` that only drops *adjacent* duplicates. Everything here is a pure function
-so those quirks are tested without a server; a row that cannot be repaired is skipped, never
-raised on, because one bad line must not stop a backfill of thousands.
+Real CDX data is messy (tests/fake_wayback.py serves it all): repeated identical lines, ``-``
+for the status and length of ``warc/revisit`` rows, ``:80`` in old originals, malformed
+originals, short rows, and ``collapse=digest`` that only drops *adjacent* duplicates.
+Everything here is a pure function so those quirks are tested without a server; a row that
+cannot be repaired is skipped, never raised on, because one bad line must not stop a backfill
+of thousands.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Why a Wayback Machine request produced no capture, as exceptions a user can read.
 
-Each subclass maps one documented answer of the archive (see WAYBACK.md) to a one-line
-message naming the URL, so the CLI can print ``str(error)`` and a backfill can record it
-against the capture that failed without a traceback.
+Each subclass maps one documented answer of the archive (modelled in tests/fake_wayback.py) to
+a one-line message naming the URL, so the CLI can print ``str(error)`` and a backfill can
+record it against the capture that failed without a traceback.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """One politeness limiter per archive per process: request spacing and the 429 pause.
 
-The archive enforces its limits by blocking the client's IP (WAYBACK.md): about 30 CDX
-searches and 600 mementos a minute, and a firewall for an hour (doubling on repeat) for
-ignoring a 429 for over a minute. Limits must therefore hold for the whole process, however
-many clients, tasks, threads or event loops talk to the archive, so :func:`shared_limiter`
-keeps one :class:`ArchiveLimiter` per base URL.
+The archive enforces its limits by blocking the client's IP (as tests/fake_wayback.py models
+it): about 30 CDX searches and 600 mementos a minute, and a firewall for an hour (doubling on
+repeat) for ignoring a 429 for over a minute. Limits must therefore hold for the whole process,
+however many clients, tasks, threads or event loops talk to the archive, so
+:func:`shared_limiter` keeps one :class:`ArchiveLimiter` per base URL.
 
 Design: each request kind has a fixed minimum spacing (a token bucket of depth one). A
 request checks, under a thread lock and without awaiting, whether its kind's next slot has

@@ -1,10 +1,11 @@
 """Reading one memento response: archived or not, where it redirects, what the bytes are.
 
-The rule that decides everything (WAYBACK.md): a response carrying ``Memento-Datetime`` is an
-archived capture whatever its status — an archived 404 is the page's 404 in the past, not
-an error of the archive. Without that header the status is the Wayback's own: a redirect to
-the closest capture, "not archived", "excluded", "blocked". These helpers are pure (headers
-and bytes in, values or exceptions out) so each of those cases is testable on its own.
+The rule that decides everything (the archive's Memento API): a response carrying
+``Memento-Datetime`` is an archived capture whatever its status — an archived 404 is the page's
+404 in the past, not an error of the archive. Without that header the status is the Wayback's
+own: a redirect to the closest capture, "not archived", "excluded", "blocked". These helpers
+are pure (headers and bytes in, values or exceptions out) so each of those cases is testable on
+its own.
 """
 
 from __future__ import annotations
