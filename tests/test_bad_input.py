@@ -297,7 +297,7 @@ def test_unknown_target_names_it_and_changes_nothing(forker: Forker, populated: 
     (["show", "acme", "999"], "target 'acme' has no version 999 (recent: "),
     (["show", "acme", "newest"], "version 'newest': use a version id from `tracker history"),
     (["diff", "acme"], "target 'acme' has no change yet"),
-    (["diff", "acme", "latest"], "is acme's first version; give two versions to compare"),
+    (["diff", "acme", "latest"], "is acme's first version: nothing came before it"),
     (["diff", "acme", "1", "999"], "target 'acme' has no version 999"),
     (["backfill", "acme", "--from", "2024-02-30"], "--from: not a date in YYYY-MM-DD form"),
     (["backfill", "acme", "--from", "2024-02-01", "--to", "2023-01-01"],

@@ -236,3 +236,11 @@ def test_markdown_export_nests_page_headings_and_escapes_markup() -> None:
         "### Privacy Policy\n\n#### Retention\n\nWe keep logs for 12 months.\n\n"
         "Shown as &amp;lt;script&amp;gt;: &lt;script&gt;alert(1)&lt;/script&gt; &amp; more\n\n"
         "###### Deep\n\n#hashtag")
+
+
+def test_a_command_in_a_folder_without_config_says_it_started_a_new_database(
+        tmp_path: Path) -> None:
+    first = run("status", cwd=tmp_path)
+    assert first.stderr.startswith("note: no config.toml here: started a new database ")
+    assert (tmp_path / "tracker.db").exists()
+    assert run("status", cwd=tmp_path).stderr == ""  # said once, when it was created

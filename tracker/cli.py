@@ -136,11 +136,24 @@ class Context:
         if self._store is None:
             from .targets import sync_config_targets
 
+            new_database = self._new_default_database()
             store = Store.open(self.config)
+            if new_database is not None:  # a command run in the wrong folder would else
+                # leave an empty database there without a word
+                err.print(f"note: no {self.path} here: started a new database "
+                          f"{new_database} with the built-in defaults", markup=False)
             with store.session() as session:
                 sync_config_targets(session, self.config)
             self._store = store
         return self._store
+
+    def _new_default_database(self) -> Path | None:
+        """The SQLite file about to be created for a missing default config.toml, if any."""
+        url = self.config.database_url
+        if self.path.exists() or not url.startswith("sqlite:///"):
+            return None
+        database = Path(url.removeprefix("sqlite:///"))
+        return None if database.exists() else database
 
     def config_without_targets(self) -> Config:
         """The config with its target list released, once the store has synced that list.
