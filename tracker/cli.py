@@ -29,7 +29,6 @@ from .wayback_errors import WaybackError as WaybackErrors
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
-    from rich.table import Table
 
 app = typer.Typer(
     name="tracker",
@@ -75,11 +74,38 @@ def escape(text: str) -> str:
 USER_ERRORS = (ConfigError, StoreError, TargetError, NormalizeError, BlobError)
 
 
-def _table(*columns: str) -> Table:
-    """A rich table (rich.table is imported on first use: `check --quiet` never needs it)."""
-    from rich.table import Table
+def _table(*columns: str) -> _Rows:
+    """Rows to print as a table (rich is imported on first use: `check --quiet` never needs it)."""
+    return _Rows(columns)
 
-    return Table(*columns)
+
+class _Rows:
+    """A rich table on a terminal; in a pipe or a log, plain aligned lines without markup.
+
+    A boxed table is for reading on screen: piped to ``grep`` or a file it wraps long cells
+    over many lines and cuts timestamps at the terminal's width.
+    """
+
+    def __init__(self, columns: tuple[str, ...]) -> None:
+        self.columns = columns
+        self.rows: list[tuple[str, ...]] = []  # cells in rich markup (page text escaped)
+
+    def add_row(self, *cells: str) -> None:
+        self.rows.append(cells)
+
+    def print(self) -> None:
+        if sys.stdout.isatty():
+            from rich.table import Table
+
+            table = Table(*self.columns)
+            for row in self.rows:
+                table.add_row(*row)
+            table.print()
+            return
+        from rich.text import Text
+
+        plain = [[Text.from_markup(cell).plain for cell in row] for row in self.rows]
+        sys.stdout.write("".join(f"{line}\n" for line in plain_rows(self.columns, plain)))
 
 
 def _progress(label: str, extra: str | None = None) -> Progress:
@@ -261,7 +287,7 @@ def list_cmd(ctx: typer.Context,
     for row in rows:
         table.add_row(escape(row["name"]), escape(row["url"]), row["source"],
                       escape(row["schedule"] or "default"), escape(", ".join(row["tags"])))
-    out.print(table)
+    table.print()
 
 
 # --- checking -----------------------------------------------------------------------------
@@ -334,7 +360,7 @@ def _print_outcomes(outcomes: list) -> None:
                   "quarantined": "magenta"}
         for target, result, detail in rows:
             table.add_row(escape(target), f"[{styles.get(result, '')}]{result}[/]", escape(detail))
-        out.print(table)
+        table.print()
     out.print(f"checked {len(outcomes)}: {summary}")
 
 
@@ -367,7 +393,7 @@ def history_cmd(ctx: typer.Context, name: str,
                 text = escape(summary)
         table.add_row(str(row["id"]), row["captured_at"], row["source"], row["sha256"][:12],
                       f"{row['size']:,}", text)
-    out.print(table)
+    table.print()
 
 
 @app.command()
@@ -504,7 +530,7 @@ def status_cmd(ctx: typer.Context,
         table.add_row(escape(row["name"]), str(row["versions"]), row["last_check"] or "—", result,
                       row["last_change"] or "—", row["failing_since"] or "—",
                       row["next_run"] or "—")
-    out.print(table)
+    table.print()
     daemon = data["daemon"]
     if daemon is None:
         out.print("daemon: never ran on this database")

@@ -88,7 +88,7 @@ def alerts(ctx: typer.Context,
                       escape(row["target"] or "—"),
                       f"[{styles.get(status, '')}]{status}[/]", str(row["attempts"]),
                       escape(row["subject"]), escape(when))
-    out.print(table)
+    table.print()
     if not c.config.email.enabled:
         out.print(escape("email is not configured ([email] host): alerts stay in the outbox"))
 
