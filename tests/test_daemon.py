@@ -431,7 +431,7 @@ def test_a_check_uses_the_target_as_stored_now_not_as_at_the_last_reconcile(
     assert [r.path for r in page_server.requests] == ["/old", "/new"]
     assert query(tmp_path / "tracker.db", "SELECT alert_state, summary FROM changes") == [
         ("suppressed", "after a change of the target's URL or selectors (not alerted): "
-                       "material: retention P12M→P24M")]
+                       "material: retention 12 months→24 months")]
 
 
 def test_jitter_does_not_add_up_from_run_to_run() -> None:

@@ -155,3 +155,20 @@ def test_html_quotes_follow_their_own_direction_and_old_clauses_stay_legible() -
     assert html.count('dir="auto"') == 4  # both quotes, the removed and the added block
     old_quote = html[html.index("Old: ") - 120:html.index("Old: ")]
     assert "line-through" not in old_quote
+
+
+def test_people_read_durations_in_words_scripts_keep_iso() -> None:
+    from tracker.compare.findings import readable
+
+    assert [readable(v) for v in ("P18M", "P1Y", "P30D", "P1Y6M", "P2W")] == [
+        "18 months", "1 year", "30 days", "1 year 6 months", "2 weeks"]
+    assert [readable(v) for v in ("PT5H", "P", "privacy shield", 13)] == [
+        "PT5H", "P", "privacy shield", "13"]
+    comparison = {"material": True, "categories": ["retention"], "findings": [
+        {"category": "retention", "change": "changed", "severity": "high", "old": "P12M",
+         "new": "P30D", "old_text": "Logs: 12 months.", "new_text": "Logs: 30 days.",
+         "section": ""}]}
+    report = build_report(doc("Same."), doc("Same."), comparison)
+    assert "retention: changed (12 months -> 30 days)" in render_text(report)
+    assert "(12 months → 30 days)" in render_html_fragment(report)
+    assert report.comparison["findings"][0]["old"] == "P12M"  # the JSON is unchanged

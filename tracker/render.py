@@ -15,7 +15,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from .compare.align import ADDED, CHANGED, EQUAL, MOVED, REMOVED, align
-from .compare.findings import text_edits
+from .compare.findings import readable, text_edits
 from .compare.worddiff import DELETE, INSERT, Span, word_diff
 from .compare.worddiff import EQUAL as EQUAL_SPAN
 from .document import Document
@@ -213,8 +213,8 @@ def _value(value: object) -> str:
     if value is None:
         return "—"
     if isinstance(value, list | tuple):
-        return ", ".join(str(v) for v in value) or "—"
-    return str(value)
+        return ", ".join(readable(v) for v in value) or "—"
+    return readable(value)
 
 
 def render_findings_text(report: Report) -> list[str]:

@@ -124,7 +124,7 @@ def test_retention_period_change_is_material() -> None:
     assert finding.section == "Data retention"
     assert finding.old_text == "We retain server logs for 12 months."
     assert finding.new_text == "We retain server logs for 24 months."
-    assert result.summary().startswith("material: retention P12M\u2192P24M")
+    assert result.summary().startswith("material: retention 12 months\u219224 months")
 
 
 def test_do_not_sell_to_may_sell_is_material_sharing() -> None:
@@ -272,7 +272,7 @@ def test_json_round_trip_and_contract_keys() -> None:
     assert data["categories"] == ["effective_date", "retention"]
     restored = Comparison.from_json_dict(json.loads(json.dumps(data)))
     assert restored == result
-    assert restored.summary() == ("material: retention P12M\u2192P24M "
+    assert restored.summary() == ("material: retention 12 months\u219224 months "
                                   "(effective date 2018-05-24 \u2192 2020-01-03)")
 
 

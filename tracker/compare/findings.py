@@ -6,6 +6,7 @@ Kept apart from the comparison logic so storage, alerts and the CLI can read sto
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,13 +129,32 @@ class Comparison:
 
 
 def _category_summary(category: str, findings: list[Finding]) -> str:
-    """"retention P1Y→P2Y" when one typed value changed, else just the category name."""
+    """"retention 1 year→2 years" when one typed value changed, else just the category name."""
     relevant = [f for f in findings if f.category == category and f.is_material]
     relevant.sort(key=lambda f: -_RANK[f.severity])
     for f in relevant:
         if f.change == CHANGED and _scalar(f.old) and _scalar(f.new):
-            return f"{category} {f.old}\u2192{f.new}"
+            return f"{category} {readable(f.old)}\u2192{readable(f.new)}"
     return category
+
+
+_ISO_DURATION = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$")
+_UNITS = ("year", "month", "week", "day")
+
+
+def readable(value: object) -> str:
+    """A value for people: ISO durations in words ("P18M" -> "18 months"), the rest as is.
+
+    The JSON keeps the ISO form (the contract, and what scripts compare); summaries and mail
+    are read by people who should not have to decode P18M.
+    """
+    text = str(value)
+    match = _ISO_DURATION.match(text) if text.startswith("P") and len(text) > 1 else None
+    if match is None:
+        return text
+    parts = [f"{int(n)} {unit}{'' if int(n) == 1 else 's'}"
+             for n, unit in zip(match.groups(), _UNITS, strict=True) if n is not None]
+    return " ".join(parts) if parts else text
 
 
 def _scalar(value: object) -> bool:
