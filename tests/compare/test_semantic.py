@@ -311,3 +311,14 @@ def test_setting_shared_blocks_aside_changes_no_result(monkeypatch) -> None:
     assert all(BASE.replace(a, b) != BASE for a, b in EDITS)
     assert trimmed == full
     assert sum(r["material"] for r in trimmed) >= len(EDITS)
+
+
+def test_the_summary_counts_what_else_changed_in_a_category() -> None:
+    from tracker.compare.findings import Comparison, Finding
+
+    findings = [Finding("retention", "changed", "high", "P18M", "P6M", "18 months", "6 months",
+                        ""),
+                Finding("retention", "added", "medium", None, None, None,
+                        "We may keep backups for up to 5 years.", "")]
+    comparison = Comparison(True, False, ["retention"], None, findings)
+    assert comparison.summary() == "material: retention 18 months\u21926 months (+1 more)"

@@ -134,7 +134,10 @@ def _category_summary(category: str, findings: list[Finding]) -> str:
     relevant.sort(key=lambda f: -_RANK[f.severity])
     for f in relevant:
         if f.change == CHANGED and _scalar(f.old) and _scalar(f.new):
-            return f"{category} {readable(f.old)}\u2192{readable(f.new)}"
+            # The others of the category are counted: a new "5 years" beside "18 months→6
+            # months" must not vanish from the one line people read.
+            more = f" (+{len(relevant) - 1} more)" if len(relevant) > 1 else ""
+            return f"{category} {readable(f.old)}\u2192{readable(f.new)}{more}"
     return category
 
 
