@@ -244,3 +244,25 @@ def test_a_command_in_a_folder_without_config_says_it_started_a_new_database(
     assert first.stderr.startswith("note: no config.toml here: started a new database ")
     assert (tmp_path / "tracker.db").exists()
     assert run("status", cwd=tmp_path).stderr == ""  # said once, when it was created
+
+
+def test_a_version_can_be_named_by_the_date_it_was_in_force(page_server, config: Path) -> None:
+    import sqlite3
+
+    page_server.html("/privacy", policy())
+    run("add", "acme", page_server.url("/privacy"), config=config)
+    run("check", "acme", config=config)
+    page_server.html("/privacy", policy(retention="24 months"))
+    run("check", "acme", config=config)
+    with sqlite3.connect(config.parent / "tracker.db") as db:
+        first, second = [row[0] for row in db.execute("SELECT id FROM versions ORDER BY id")]
+        db.execute("UPDATE versions SET captured_at = '2020-01-01 10:00:00' WHERE id = ?",
+                   (first,))
+        db.execute("UPDATE versions SET captured_at = '2021-03-01 10:00:00' WHERE id = ?",
+                   (second,))
+    assert "12 months" in run("show", "acme", "2021-02-28", config=config).stdout
+    assert "24 months" in run("show", "acme", "2021-03-01", config=config).stdout
+    missing = run("show", "acme", "2019-12-31", config=config, check=False)
+    assert missing.returncode == 2 and "has no version captured by 2019-12-31" in missing.stderr
+    assert "[-12-]{+24+}" in run("diff", "acme", "2020-06-01", "2022-01-01",
+                                 config=config).stdout

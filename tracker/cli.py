@@ -399,8 +399,8 @@ def history_cmd(ctx: typer.Context, name: str,
 @app.command()
 def show(ctx: typer.Context, name: str,
          version: Annotated[str | None, typer.Argument(
-             help="A version id from `tracker history`, or latest / previous / first "
-                  "(default: latest).")] = None,
+             help="A version id from `tracker history`, latest / previous / first, or a date "
+                  "(YYYY-MM-DD: the version in force that day). Default: latest.")] = None,
          raw: Annotated[bool, typer.Option("--raw", help="The raw snapshot bytes.")] = False
          ) -> None:
     """Print a version's normalized text (or its raw snapshot)."""
@@ -424,8 +424,9 @@ def show(ctx: typer.Context, name: str,
 @app.command()
 def diff(ctx: typer.Context, name: str,
          a: Annotated[str | None, typer.Argument(
-             help="A version (an id from `tracker history`, or latest / previous / first). "
-                  "Alone: the change into it. Default: the latest change.")] = None,
+             help="A version (an id from `tracker history`, latest / previous / first, or a "
+                  "date YYYY-MM-DD). Alone: the change into it. Default: the latest change.")]
+         = None,
          b: Annotated[str | None, typer.Argument(
              help="With A: the version to compare A with (A is the older one).")] = None,
          format: Annotated[DiffFormat, typer.Option("--format", "-f")] = DiffFormat.text) -> None:

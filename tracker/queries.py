@@ -7,7 +7,8 @@ on are defined once, next to the tables they read.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+import re
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlmodel import Session, col, select
 
@@ -60,8 +61,27 @@ def history(session: Session, name: str) -> list[dict]:
     } for version, snapshot in rows]
 
 
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _in_force_on(target: Target, versions: list[Version], day: str) -> Version:
+    """The version a reader saw at the end of ``day`` (UTC): the last captured by then."""
+    try:
+        end = datetime.combine(date.fromisoformat(day), time.max, UTC)
+    except ValueError:
+        raise TargetError(f"version {day!r}: not a date in YYYY-MM-DD form") from None
+    seen = [v for v in versions if (v.captured_at.replace(tzinfo=UTC)
+                                    if v.captured_at.tzinfo is None else v.captured_at) <= end]
+    if not seen:
+        first = versions[0].captured_at
+        raise TargetError(f"target {target.name!r} has no version captured by {day} "
+                          f"(the first is from {first:%Y-%m-%d}; `tracker backfill` fetches "
+                          "older ones from the Wayback Machine)")
+    return seen[-1]
+
+
 def version_by_ref(session: Session, target: Target, ref: str | None) -> Version:
-    """A version by id, or ``latest``/``first``/``previous``; errors name what exists."""
+    """A version by id, ``latest``/``first``/``previous``, or the one in force on a date."""
     versions = list(session.exec(select(Version).where(Version.target_id == target.id)
                                  .order_by(col(Version.captured_at), col(Version.id))))
     if not versions:
@@ -74,11 +94,14 @@ def version_by_ref(session: Session, target: Target, ref: str | None) -> Version
         if len(versions) < 2:
             raise TargetError(f"target {target.name!r} has only one version")
         return versions[-2]
+    if ref is not None and _DATE.match(ref):
+        return _in_force_on(target, versions, ref)
     try:
         wanted = int(ref)
     except ValueError:
         raise TargetError(f"version {ref!r}: use a version id from `tracker history "
-                          f"{target.name}`, or latest/previous/first") from None
+                          f"{target.name}`, latest/previous/first, or a date "
+                          "(YYYY-MM-DD)") from None
     for version in versions:
         if version.id == wanted:
             return version
