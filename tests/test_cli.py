@@ -57,6 +57,10 @@ def test_add_check_history_diff_show_export(page_server, config: Path) -> None:
     diff_json = json.loads(run("diff", "acme", first, second, "--format", "json",
                                config=config).stdout)
     assert diff_json["comparison"]["material"] is True
+    assert diff_json["target"] == {"name": "acme", "url": page_server.url("/privacy")}
+    assert (diff_json["old_version"]["id"], diff_json["new_version"]["id"]) == (
+        int(first), int(second))
+    assert diff_json["new_version"]["captured_at"].endswith("Z")
     html = run("diff", "acme", "--format", "html", config=config).stdout
     assert html.startswith("<!doctype html>") and "<ins" in html
 

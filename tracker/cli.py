@@ -472,17 +472,29 @@ def diff(ctx: typer.Context, name: str,
         from .compare.semantic import compare_documents
 
         comparison = compare_documents(old_doc, new_doc).to_json_dict()
-    report = build_report(old_doc, new_doc, comparison, title=name,
-                          old_label=f"v{old.id} ({old.captured_at:%Y-%m-%d %H:%M} {old.source})",
-                          new_label=f"v{new.id} ({new.captured_at:%Y-%m-%d %H:%M} {new.source})")
-    _render_report(report, format.value)
+    report = build_report(
+        old_doc, new_doc, comparison, title=f"{name} ({target.url})",
+        old_label=f"v{old.id} ({old.captured_at:%Y-%m-%d %H:%M} UTC, {old.source})",
+        new_label=f"v{new.id} ({new.captured_at:%Y-%m-%d %H:%M} UTC, {new.source})")
+    _render_report(report, format.value, {
+        "target": {"name": name, "url": target.url},
+        "old_version": _version_ref(old), "new_version": _version_ref(new)})
 
 
-def _render_report(report, fmt: str) -> None:  # type: ignore[no-untyped-def]
+def _version_ref(version) -> dict:  # type: ignore[no-untyped-def]
+    """What a script needs to find a diff's version again."""
+    from .queries import iso
+
+    return {"id": version.id, "captured_at": iso(version.captured_at), "source": version.source,
+            "text_sha256": version.text_sha256}
+
+
+def _render_report(report, fmt: str,  # type: ignore[no-untyped-def]
+                   provenance: dict | None = None) -> None:
     from .render import render_html, render_rich, render_text, report_json
 
     if fmt == "json":
-        _print_json(report_json(report))
+        _print_json({**report_json(report), **(provenance or {})})
     elif fmt == "html":
         sys.stdout.write(render_html(report))
     elif out.is_terminal:
