@@ -270,3 +270,13 @@ def test_a_version_can_be_named_by_the_date_it_was_in_force(page_server, config:
     assert missing.returncode == 2 and "has no version captured by 2019-12-31" in missing.stderr
     assert "[-12-]{+24+}" in run("diff", "acme", "2020-06-01", "2022-01-01",
                                  config=config).stdout
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["alerts", "--html"], "Invalid value for '--html': only with --preview NAME"),
+    (["alerts", "--preview", "x", "--send"], "Invalid value for '--send': --preview sends"),
+    (["alerts", "--limit", "0"], "Invalid value for '--limit'"),
+])
+def test_alerts_options_that_do_not_go_together(config: Path, args, message) -> None:
+    result = run(*args, config=config, check=False)
+    assert result.returncode == 2 and message in result.stderr

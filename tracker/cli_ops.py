@@ -49,7 +49,8 @@ def alerts(ctx: typer.Context,
            pending: Annotated[bool, typer.Option(
                "--pending", help="Only alerts not sent yet.")] = False,
            format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
-           limit: Annotated[int, typer.Option(help="At most this many (newest first).")] = 50,
+           limit: Annotated[int, typer.Option(help="At most this many (newest first).",
+                                              min=1)] = 50,
            preview: Annotated[str | None, typer.Option(
                "--preview", metavar="NAME",
                help="Render the alert for NAME's latest change (nothing is sent).")] = None,
@@ -59,6 +60,11 @@ def alerts(ctx: typer.Context,
                "--send", help="Send every unsent alert now, ignoring retry delays.")] = False,
            ) -> None:
     """The email outbox: list alerts, preview one, or flush the outbox once."""
+    if html and preview is None:
+        raise typer.BadParameter("only with --preview NAME", param_hint="'--html'")
+    if send and preview is not None:
+        raise typer.BadParameter("--preview sends nothing; use one or the other",
+                                 param_hint="'--send'")
     c = _ctx(ctx)
     if preview is not None:
         _preview(c, preview, html)
@@ -113,6 +119,18 @@ def _preview(c: Context, name: str, html: bool) -> None:
         sys.stdout.write(composed.html)
     else:
         sys.stdout.write(f"Subject: {composed.subject}\n\n{composed.text}")
+    # The mail shown is what the change would say; whether it is sent on its own is the rules'.
+    note = _DELIVERY.get(change.alert_state)
+    if note:
+        err.print(f"note: {note}", markup=False)
+
+
+#: How a change reaches people, by its alert state (printed after a preview, on stderr).
+_DELIVERY = {
+    "digest": "this change is not mailed on its own: it goes into the next digest",
+    "none": "this change is never mailed (noise, or the digest is off)",
+    "suppressed": "this change is never mailed (imported history, or an edit of the target)",
+}
 
 
 def _send(c: Context) -> None:
