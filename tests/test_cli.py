@@ -232,7 +232,7 @@ def test_urls_names_and_errors_are_printed_as_text_not_markup(page_server, confi
 
 
 def test_markdown_export_nests_page_headings_and_escapes_markup() -> None:
-    from tracker.cli import _nested_markdown
+    from tracker.cli_export import _nested_markdown
 
     text = ("# Privacy Policy\n\n## Retention\n\nWe keep logs for 12 months.\n\n"
             "Shown as &lt;script&gt;: <script>alert(1)</script> & more\n\n###### Deep\n\n#hashtag")
