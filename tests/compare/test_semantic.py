@@ -322,3 +322,13 @@ def test_the_summary_counts_what_else_changed_in_a_category() -> None:
                         "We may keep backups for up to 5 years.", "")]
     comparison = Comparison(True, False, ["retention"], None, findings)
     assert comparison.summary() == "material: retention 18 months\u21926 months (+1 more)"
+
+
+def test_a_new_section_is_quoted_without_its_heading_and_filed_under_it() -> None:
+    old = "<main><h1>Privacy Policy</h1><h2>Data</h2><p>We collect your email address.</p></main>"
+    new = old.replace("</main>", "<h2>Partners &amp; Affiliates</h2><p>We share your email "
+                      "address with advertising partners.</p></main>")
+    (finding,) = compare_documents(normalize_html(old), normalize_html(new)).findings
+    assert (finding.category, finding.change) == ("sharing", "added")
+    assert finding.section == "Partners & Affiliates"
+    assert finding.new_text == "We share your email address with advertising partners."

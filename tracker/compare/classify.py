@@ -387,5 +387,5 @@ def _severity(category: str, kind: str, value: object, labels: list[str]) -> str
 
 
 def _section(group: Group) -> str:
-    sentences = group.new or group.old
-    return sentences[0].section_title if sentences else ""
+    section = group.section
+    return section[-1] if section else ""

@@ -18,6 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
+from ..document import HEADING
 from .text import PLACEHOLDER_TOKEN, Sentence
 
 ADDED = "added"
@@ -46,16 +47,27 @@ class Group:
 
     @property
     def old_text(self) -> str | None:
-        return " ".join(s.text for s in self.old) or None
+        return _quoted(self.old)
 
     @property
     def new_text(self) -> str | None:
-        return " ".join(s.text for s in self.new) or None
+        return _quoted(self.new)
 
     @property
     def section(self) -> tuple[str, ...]:
+        """Where the edit is: a group that starts with a heading is in that heading's section."""
         side = self.new or self.old
-        return side[0].section if side else ()
+        if not side:
+            return ()
+        first = side[0]
+        return (*first.section, first.text) if first.kind == HEADING else first.section
+
+
+def _quoted(sentences: list[Sentence]) -> str | None:
+    """The sentences of a side as a quote: a new section's heading names its section instead
+    of running into its first sentence ("Partners We share ...")."""
+    body = [s for s in sentences if s.kind != HEADING] or sentences
+    return " ".join(s.text for s in body) or None
 
 
 @dataclass(slots=True)
