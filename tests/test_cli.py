@@ -280,3 +280,15 @@ def test_a_version_can_be_named_by_the_date_it_was_in_force(page_server, config:
 def test_alerts_options_that_do_not_go_together(config: Path, args, message) -> None:
     result = run(*args, config=config, check=False)
     assert result.returncode == 2 and message in result.stderr
+
+
+def test_tables_on_a_terminal_fold_instead_of_cutting(capsys, monkeypatch) -> None:
+    from tracker import cli
+
+    monkeypatch.setattr(cli, "out", cli._LazyConsole(highlight=False, width=60, color_system=None))
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    rows = cli._table("target", "last check", "result")
+    rows.add_row("acme", "2026-12-02T16:30:21Z", "new_version")
+    rows.print()
+    table = capsys.readouterr().out
+    assert "2026-12-02 16:30" in table and "new_version" in table and "…" not in table

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import threading
 from datetime import date
@@ -79,6 +80,10 @@ def _table(*columns: str) -> _Rows:
     return _Rows(columns)
 
 
+_ISO_TIME = re.compile(r"\b(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}):\d{2}Z\b")
+_DATE_START = re.compile(r"\d{4}-\d{2}-\d{2}\b")  # such a column keeps a whole date a line
+
+
 class _Rows:
     """A rich table on a terminal; in a pipe or a log, plain aligned lines without markup.
 
@@ -95,12 +100,17 @@ class _Rows:
 
     def print(self) -> None:
         if sys.stdout.isatty():
-            from rich.table import Table
+            from rich.table import Column, Table
 
-            table = Table(*self.columns)
-            for row in self.rows:
+            # Folded, not cut with "…": a narrow terminal gets taller rows, never a missing
+            # date or result; times lose their seconds to fit ("2026-12-02 16:30").
+            rows = [[_ISO_TIME.sub(r"\1 \2", cell) for cell in row] for row in self.rows]
+            dated = {i for row in rows for i, cell in enumerate(row) if _DATE_START.match(cell)}
+            table = Table(*(Column(name, overflow="fold", min_width=10 if i in dated else None)
+                            for i, name in enumerate(self.columns)))
+            for row in rows:
                 table.add_row(*row)
-            table.print()
+            out.print(table)
             return
         from rich.text import Text
 
