@@ -82,7 +82,7 @@ def change_subject(name: str, comparison: dict) -> str:
 
 def _label(version: Version) -> str:
     captured = as_utc(version.captured_at)
-    return f"v{version.id} ({captured:%Y-%m-%d %H:%M} {version.source})" if captured \
+    return f"v{version.id} ({captured:%Y-%m-%d %H:%M} UTC, {version.source})" if captured \
         else f"v{version.id}"
 
 
