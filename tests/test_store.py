@@ -86,8 +86,10 @@ def test_a_delta_whose_base_is_damaged_says_so(tmp_path: Path) -> None:
         in (blobs.verify(second) or "")
     blobs.path(first).unlink()
     with pytest.raises(BlobError, match=f"{second[:12]} is a delta whose base blob "
-                                        f"{first[:12]} is missing"):
+                                        f"{first[:12]} is missing") as missing:
         blobs.get(second)
+    # Its header names the base: when that name is what got damaged, the base "is missing".
+    assert str(missing.value).endswith("(or this delta's header is damaged)")
 
 
 def test_reads_do_not_wait_for_another_process_writing(tmp_path: Path) -> None:

@@ -230,7 +230,10 @@ class BlobStore:
                 raise BlobError(f"blob {base[:12]} is a delta too (not written by this tracker)")
             base_data = self._expand(base, base_stored)
         except BlobError as exc:
-            raise BlobError(f"blob {digest[:12]} is a delta whose base {exc}") from None
+            # The base is named by the delta's own header: a damaged header names a blob that
+            # never existed, and that looks the same as a lost base.
+            hint = " (or this delta's header is damaged)" if "is missing" in str(exc) else ""
+            raise BlobError(f"blob {digest[:12]} is a delta whose base {exc}{hint}") from None
         try:
             return decompress_delta(stored[_DELTA_HEADER:], base_data)
         except zstandard.ZstdError:
