@@ -292,3 +292,14 @@ def test_tables_on_a_terminal_fold_instead_of_cutting(capsys, monkeypatch) -> No
     rows.print()
     table = capsys.readouterr().out
     assert "2026-12-02 16:30" in table and "new_version" in table and "…" not in table
+
+
+def test_compare_can_tell_a_script_whether_the_change_is_material(tmp_path: Path) -> None:
+    old, new, same = tmp_path / "old.html", tmp_path / "new.html", tmp_path / "same.html"
+    old.write_text(policy(), encoding="utf-8")
+    new.write_text(policy(retention="24 months"), encoding="utf-8")
+    same.write_text(policy(token="other"), encoding="utf-8")
+    assert run("compare", str(old), str(new), check=False).returncode == 0  # the contract
+    flagged = run("compare", str(old), str(new), "--fail-on-material", "-f", "json", check=False)
+    assert flagged.returncode == 1 and json.loads(flagged.stdout)["material"] is True
+    assert run("compare", str(old), str(same), "--fail-on-material").returncode == 0

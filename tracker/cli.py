@@ -511,7 +511,11 @@ def _render_report(report, fmt: str,  # type: ignore[no-untyped-def]
 @app.command()
 def compare(old_file: Path, new_file: Path,
             format: Annotated[CompareFormat, typer.Option("--format", "-f")]
-            = CompareFormat.text) -> None:
+            = CompareFormat.text,
+            fail_on_material: Annotated[bool, typer.Option(
+                "--fail-on-material",
+                help="Exit 1 when the change is material (for scripts; default: exit 0 "
+                     "whatever was found).")] = False) -> None:
     """Compare two local files (.html/.htm, .md/.markdown, .txt); no database needed."""
     from .compare.semantic import compare_documents
     from .normalize import normalize_file
@@ -521,10 +525,12 @@ def compare(old_file: Path, new_file: Path,
     comparison = compare_documents(old_doc, new_doc).to_json_dict()
     if format == CompareFormat.json:
         _print_json(comparison)
-        return
-    report = build_report(old_doc, new_doc, comparison, old_label=str(old_file),
-                          new_label=str(new_file))
-    _render_report(report, "text")
+    else:
+        report = build_report(old_doc, new_doc, comparison, old_label=str(old_file),
+                              new_label=str(new_file))
+        _render_report(report, "text")
+    if fail_on_material and comparison.get("material"):
+        raise typer.Exit(1)
 
 
 @app.command(name="status")
