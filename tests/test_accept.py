@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -123,6 +124,10 @@ def test_the_command_previews_then_records(tmp_path: Path, page_server: PageServ
     assert "quarantined for: length collapse" in preview and "would record it" in preview
     assert "material: retention" in preview
     assert "We keep server logs for 30 days." in preview  # the text itself, to be checked
+    exported = json.loads(run("export", "acme", config=config).stdout)
+    (failure,) = exported["failures"]
+    shown = run("show", "acme", "--capture", str(failure["capture"]), config=config).stdout
+    assert "We keep server logs for 30 days." in shown  # the quarantined capture, read now
     recorded = run("accept", "acme", config=config).stdout
     assert "recorded as version 2" in recorded
     again = run("accept", "acme", config=config, check=False)

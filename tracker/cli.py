@@ -406,24 +406,41 @@ def show(ctx: typer.Context, name: str,
          version: Annotated[str | None, typer.Argument(
              help="A version id from `tracker history`, latest / previous / first, or a date "
                   "(YYYY-MM-DD: the version in force that day). Default: latest.")] = None,
-         raw: Annotated[bool, typer.Option("--raw", help="The raw snapshot bytes.")] = False
+         raw: Annotated[bool, typer.Option("--raw", help="The raw snapshot bytes.")] = False,
+         capture: Annotated[int | None, typer.Option(
+             "--capture", metavar="ID",
+             help="A capture instead of a version, quarantined ones included (ids from "
+                  "`tracker accept --preview` or `tracker export`): its text as read now, "
+                  "or its bytes with --raw.")] = None,
          ) -> None:
     """Print a version's normalized text (or its raw snapshot)."""
     from .models import Snapshot
     from .queries import version_by_ref
-    from .targets import get_target
+    from .targets import TargetSpec, get_target
 
     c = _ctx(ctx)
     with c.store.session() as session:
         target = get_target(session, name)
-        row = version_by_ref(session, target, version)
-        snapshot = session.get(Snapshot, row.snapshot_id)
+        if capture is not None:
+            snapshot = session.get(Snapshot, capture)
+            if snapshot is None or snapshot.target_id != target.id:
+                raise TargetError(f"{name} has no capture #{capture}")
+            spec, text_sha = TargetSpec.of(target), None
+        else:
+            row = version_by_ref(session, target, version)
+            snapshot, text_sha = session.get(Snapshot, row.snapshot_id), row.text_sha256
+    assert snapshot is not None
     if raw:
-        assert snapshot is not None
         sys.stdout.buffer.write(c.store.blobs.get(snapshot.sha256))
         sys.stdout.flush()
+    elif text_sha is not None:
+        sys.stdout.write(c.store.blobs.get_text(text_sha))
     else:
-        sys.stdout.write(c.store.blobs.get_text(row.text_sha256))
+        from .analysis import document_from_body
+
+        document = document_from_body(c.store.blobs.get(snapshot.sha256), snapshot.content_type,
+                                      snapshot.charset, spec.select, spec.remove)
+        sys.stdout.write(document.to_text())
 
 
 @app.command()

@@ -173,7 +173,8 @@ def export(session: Session, blobs: BlobStore, name: str) -> dict:
         if change is not None:
             entry["change"]["comparison"] = json.loads(change.comparison_json)
         versions.append(entry)
-    problems = [{"checked_at": iso(row.checked_at), "result": row.result, "detail": row.detail}
+    problems = [{"checked_at": iso(row.checked_at), "result": row.result, "detail": row.detail,
+                 "capture": row.snapshot_id}  # a quarantined capture: `tracker show --capture`
                 for row in session.exec(select(CheckLog).where(
                     CheckLog.target_id == target.id,
                     col(CheckLog.result).in_(["failed", "quarantined"]))
