@@ -100,7 +100,7 @@ def _quarantined(session: Session, spec: TargetSpec, snapshot_id: int | None) ->
                                                col(Snapshot.id).desc()).limit(1)).first()
         if snapshot is None:
             raise TargetError(f"{spec.name} has no quarantined capture since its latest "
-                              "version (an older one: --snapshot ID)")
+                              "version (an older one: --capture ID)")
     if session.exec(select(Version.id).where(Version.snapshot_id == snapshot.id)).first():
         raise TargetError(f"capture #{snapshot.id} of {spec.name} is already a version")
     if snapshot.status is None or not 200 <= snapshot.status < 300:

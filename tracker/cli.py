@@ -645,7 +645,9 @@ def backfill(ctx: typer.Context, name: str,
 @app.command()
 def accept(ctx: typer.Context, name: str,
            snapshot: Annotated[int | None, typer.Option(
-               "--snapshot", help="The capture's id (default: the newest quarantined one).")]
+               "--capture", "--snapshot",
+               help="The capture's id (default: the newest quarantined one since the latest "
+                    "version).")]
            = None,
            preview: Annotated[bool, typer.Option(
                "--preview", help="Show the capture's text and the change it would record; "
@@ -664,7 +666,7 @@ def accept(ctx: typer.Context, name: str,
         out.print(f"would record it; change: {escape(done.summary or 'first version')}")
         out.print(f"its text as it would be recorded:\n{'-' * 40}", markup=False)
         sys.stdout.write(done.text if done.text.endswith("\n") else done.text + "\n")
-        out.print(f"{'-' * 40}\nrecord it: tracker accept {name} --snapshot {done.snapshot_id}",
+        out.print(f"{'-' * 40}\nrecord it: tracker accept {name} --capture {done.snapshot_id}",
                   markup=False)
     elif done.version_id is None:
         out.print("its text is already the version before it: nothing new recorded")
