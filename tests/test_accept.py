@@ -124,6 +124,7 @@ def test_the_command_previews_then_records(tmp_path: Path, page_server: PageServ
     assert "quarantined for: length collapse" in preview and "would record it" in preview
     assert "material: retention" in preview
     assert "We keep server logs for 30 days." in preview  # the text itself, to be checked
+    assert "record it: tracker accept acme --capture " in preview
     exported = json.loads(run("export", "acme", config=config).stdout)
     (failure,) = exported["failures"]
     shown = run("show", "acme", "--capture", str(failure["capture"]), config=config).stdout
