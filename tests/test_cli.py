@@ -303,3 +303,16 @@ def test_compare_can_tell_a_script_whether_the_change_is_material(tmp_path: Path
     flagged = run("compare", str(old), str(new), "--fail-on-material", "-f", "json", check=False)
     assert flagged.returncode == 1 and json.loads(flagged.stdout)["material"] is True
     assert run("compare", str(old), str(same), "--fail-on-material").returncode == 0
+
+
+def test_list_all_shows_retired_pages_with_their_history_kept(page_server, config: Path) -> None:
+    page_server.html("/p", policy())
+    run("add", "old", page_server.url("/p"), "--schedule", "1d", config=config)
+    run("check", "old", config=config)
+    run("remove", "old", config=config)
+    assert "old" not in run("list", config=config).stdout
+    (retired,) = json.loads(run("list", "--all", "--format", "json", config=config).stdout)
+    assert retired["enabled"] is False and retired["name"].startswith("old~removed~")
+    assert "retired" in run("list", "--all", config=config).stdout
+    assert len(json.loads(run("history", retired["name"], "--format", "json",
+                              config=config).stdout)) == 1

@@ -273,14 +273,26 @@ def remove_cmd(ctx: typer.Context, name: str) -> None:
 
 @app.command(name="list")
 def list_cmd(ctx: typer.Context,
-             format: Annotated[Format, typer.Option("--format", "-f")] = Format.table) -> None:
+             format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+             all_: Annotated[bool, typer.Option(
+                 "--all", help="Also the retired pages (removed or disabled; their history "
+                               "stays).")] = False) -> None:
     """List the watched pages."""
-    from .targets import enabled_targets
+    from .targets import TargetSpec, enabled_targets
 
     with _ctx(ctx).store.session() as session:
-        targets = enabled_targets(session)
+        if all_:
+            from sqlmodel import select
+
+            from .models import Target
+
+            targets = [TargetSpec.of(t) for t in
+                       session.exec(select(Target).order_by(Target.name))]
+        else:
+            targets = enabled_targets(session)
     rows = [{"name": t.name, "url": t.url, "source": t.source, "schedule": t.schedule,
-             "select": list(t.select), "remove": list(t.remove), "tags": list(t.tags)}
+             "select": list(t.select), "remove": list(t.remove), "tags": list(t.tags),
+             "enabled": t.enabled}
             for t in targets]
     if format == Format.json:
         _print_json(rows)
@@ -290,8 +302,9 @@ def list_cmd(ctx: typer.Context,
         return
     table = _table("name", "url", "source", "schedule", "tags")
     for row in rows:
+        schedule = (row["schedule"] or "default") if row["enabled"] else "retired"
         table.add_row(escape(row["name"]), escape(row["url"]), row["source"],
-                      escape(row["schedule"] or "default"), escape(", ".join(row["tags"])))
+                      escape(schedule), escape(", ".join(row["tags"])))
     table.print()
 
 
