@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 from sqlmodel import Session, col, select
 
-from .analysis import compare_texts, document_from_body
+from .analysis import compare_texts, read_capture
 from .compare.extractors.dates import extract_effective_date
 from .config import Config
 from .history import latest_version, record_version
@@ -45,8 +45,7 @@ def accept_capture(config: Config, store: Store, name: str, snapshot_id: int | N
         spec = TargetSpec.of(get_target(session, name))
         snapshot = _quarantined(session, spec, snapshot_id)
         assert snapshot.id is not None
-        document = document_from_body(store.blobs.get(snapshot.sha256), snapshot.content_type,
-                                      snapshot.charset, spec.select, spec.remove)
+        document = read_capture(store.blobs, snapshot, spec.select, spec.remove)
         if not document.blocks:
             raise TargetError(f"capture #{snapshot.id} of {name} has no text under the "
                               "target's selectors: nothing to accept")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .blobs import BlobError, BlobStore, sha256_hex
 from .charset import decode_html
@@ -26,6 +27,9 @@ from .normalize import (
     prune_html,
 )
 from .quality import assess
+
+if TYPE_CHECKING:  # the tables are not needed in parse workers
+    from .models import Snapshot
 
 HTML_TYPES = {"text/html", "application/xhtml+xml", ""}
 MARKDOWN_TYPES = {"text/markdown", "text/x-markdown"}
@@ -72,6 +76,14 @@ def document_from_body(body: bytes, content_type: str, charset: str | None,
     if content_type == "text/plain":
         return parse_plain_text(decode_html(body, charset))
     return normalize_html(decode_html(body, charset), list(select), list(remove))
+
+
+def read_capture(blobs: BlobStore, snapshot: Snapshot, select: tuple[str, ...],
+                 remove: tuple[str, ...]) -> Document:
+    """A stored capture read again from its raw bytes, with a target's selectors as they are
+    now (renormalize, accept, `show --capture`)."""
+    return document_from_body(blobs.get(snapshot.sha256), snapshot.content_type,
+                              snapshot.charset, select, remove)
 
 
 def analyze_page(job: PageJob) -> PageAnalysis:

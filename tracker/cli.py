@@ -449,10 +449,9 @@ def show(ctx: typer.Context, name: str,
     elif text_sha is not None:
         sys.stdout.write(c.store.blobs.get_text(text_sha))
     else:
-        from .analysis import document_from_body
+        from .analysis import read_capture
 
-        document = document_from_body(c.store.blobs.get(snapshot.sha256), snapshot.content_type,
-                                      snapshot.charset, spec.select, spec.remove)
+        document = read_capture(c.store.blobs, snapshot, spec.select, spec.remove)
         sys.stdout.write(document.to_text())
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from enum import StrEnum
+from html import escape
 from typing import Annotated
 
 import typer
@@ -65,4 +66,4 @@ def _nested_markdown(text: str) -> str:
 
 
 def _markdown_escaped(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escape(text, quote=False)  # &, < and >: no raw HTML where Markdown is rendered

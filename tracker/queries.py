@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlmodel import Session, col, select
 
+from .alerts.timeutil import as_utc
 from .blobs import BlobStore
 from .models import Change, CheckLog, DaemonHeartbeat, FetchState, Snapshot, Target, Version
 from .targets import TargetError, get_target
@@ -70,8 +71,7 @@ def _in_force_on(target: Target, versions: list[Version], day: str) -> Version:
         end = datetime.combine(date.fromisoformat(day), time.max, UTC)
     except ValueError:
         raise TargetError(f"version {day!r}: not a date in YYYY-MM-DD form") from None
-    seen = [v for v in versions if (v.captured_at.replace(tzinfo=UTC)
-                                    if v.captured_at.tzinfo is None else v.captured_at) <= end]
+    seen = [v for v in versions if as_utc(v.captured_at) <= end]  # type: ignore[operator]
     if not seen:
         first = versions[0].captured_at
         raise TargetError(f"target {target.name!r} has no version captured by {day} "

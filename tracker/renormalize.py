@@ -12,7 +12,7 @@ import json
 
 from sqlmodel import Session, select
 
-from .analysis import compare_texts, document_from_body
+from .analysis import compare_texts, read_capture
 from .blobs import sha256_hex
 from .compare.semantic import Comparison, extract_effective_date
 from .document import Document
@@ -41,8 +41,7 @@ def _renormalize(session: Session, store: Store, spec: TargetSpec) -> str:
     for version in versions:
         snapshot = session.get(Snapshot, version.snapshot_id)
         assert snapshot is not None
-        document = document_from_body(store.blobs.get(snapshot.sha256), snapshot.content_type,
-                                      snapshot.charset, spec.select, spec.remove)
+        document = read_capture(store.blobs, snapshot, spec.select, spec.remove)
         text = document.to_text()
         digest = sha256_hex(text.encode("utf-8"))
         if digest != version.text_sha256:
