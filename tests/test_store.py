@@ -189,8 +189,9 @@ def test_a_locked_new_database_is_waited_for_other_errors_are_reported(
     assert not answers
     store.close()
     answers.append("disk I/O error")
+    (tmp_path / "other").mkdir()  # a new database: the first one has its tables by now
     with pytest.raises(StoreError, match="disk I/O error"):
-        Store.open(config)
+        Store.open(parse_config({}, tmp_path / "other" / "config.toml"))
 
 
 def test_a_long_history_is_not_all_deltas_of_one_base(tmp_path: Path) -> None:
@@ -206,3 +207,25 @@ def test_a_long_history_is_not_all_deltas_of_one_base(tmp_path: Path) -> None:
     blobs.path(history[0]).unlink()  # the first page's base lost: later keyframes survive
     readable = [digest for digest in history if blobs.verify(digest) is None]
     assert len(readable) == len(history) - dependents[history[0]]
+
+
+def test_the_tables_a_ready_database_is_checked_for_are_the_models_tables() -> None:
+    from sqlmodel import SQLModel
+
+    from tracker import models  # noqa: F401  (registers the tables)
+    from tracker.store import TABLES
+
+    assert set(SQLModel.metadata.tables) == TABLES
+
+
+def test_a_database_with_its_tables_opens_without_sqlalchemy_and_bad_files_fail_plainly(
+        tmp_path: Path) -> None:
+    config = parse_config({}, tmp_path / "config.toml")
+    Store.open(config).close()  # creates the tables (through SQLAlchemy)
+    store = Store.open(config)
+    assert store._engine is None  # the schema is there: nothing to create, no engine yet
+    store.close()
+    (tmp_path / "tracker.db").unlink()
+    (tmp_path / "tracker.db").write_bytes(b"not a database at all " * 100)
+    with pytest.raises(StoreError, match="storage.database: cannot open .*not a database"):
+        Store.open(config)

@@ -24,7 +24,7 @@ from .config import Config, ConfigError, TargetConfig, config_path, load_config
 from .normalize import NormalizeError
 from .plaintext import plain_rows
 from .store import Store, StoreError
-from .targets import TargetError
+from .target_spec import TargetError
 from .wayback_errors import WaybackError as WaybackErrors
 
 if TYPE_CHECKING:
@@ -165,7 +165,7 @@ class Context:
     @property
     def store(self) -> Store:
         if self._store is None:
-            from .targets import sync_config_targets
+            from . import direct
 
             new_database = self._new_default_database()
             store = Store.open(self.config)
@@ -173,8 +173,13 @@ class Context:
                 # leave an empty database there without a word
                 err.print(f"note: no {self.path} here: started a new database "
                           f"{new_database} with the built-in defaults", markup=False)
-            with store.session() as session:
-                sync_config_targets(session, self.config)
+            with direct.connection(store) as db:  # usually in sync: then no ORM is loaded
+                in_sync = direct.config_targets_in_sync(db, self.config)
+            if not in_sync:
+                from .targets import sync_config_targets
+
+                with store.session() as session:
+                    sync_config_targets(session, self.config)
             self._store = store
         return self._store
 
@@ -318,21 +323,22 @@ def check(ctx: typer.Context,
               "--quiet", "-q", help="Print nothing (for cron; results stay in `tracker status` "
                                     "and the alerts).")] = False) -> None:
     """Fetch pages now and record new versions. Exit 0 even when some pages failed."""
+    from . import direct
     from .check import CheckOutcome, run_checks
-    from .targets import enabled_targets, get_target
 
     c = _ctx(ctx)
     store = c.store
     config = c.config_without_targets()  # synced: the database has them; a long list is freed
-    with store.session() as session:
-        if names:
-            from .targets import TargetSpec
+    if names:
+        from .targets import TargetSpec, get_target
 
+        with store.session() as session:
             specs = [TargetSpec.of(get_target(session, n)) for n in names]
-        elif all_:
-            specs = enabled_targets(session)
-        else:
-            raise TargetError("name the targets to check, or use --all")
+    elif all_:
+        with direct.connection(store) as db:
+            specs = direct.enabled_targets(db)
+    else:
+        raise TargetError("name the targets to check, or use --all")
     if not specs:
         out.print("no targets to check: tracker add NAME URL, or list them in config.toml")
         return

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from .cli import Context, Format, _print_json, _table, app, err, escape, out
-from .targets import TargetError
+from .target_spec import TargetError
 
 
 def _ctx(ctx: typer.Context) -> Context:

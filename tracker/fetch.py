@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 import httpx
 
 from . import http11
-from .targets import DEFAULT_PORTS, politeness_key
+from .target_spec import DEFAULT_PORTS, politeness_key
 
 log = logging.getLogger(__name__)
 

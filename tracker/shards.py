@@ -23,7 +23,7 @@ from collections.abc import Callable
 from .check import Checker, CheckOutcome, SharedTargets
 from .config import Config
 from .store import Store
-from .targets import TargetSpec, interleave_hosts
+from .target_spec import TargetSpec, interleave_hosts
 
 #: Below this many targets one process is faster than starting several.
 MIN_TARGETS_PER_SHARD = 40
@@ -76,7 +76,7 @@ def run_sharded(config: Config, store: Store, targets: list[TargetSpec], shards:
     results: multiprocessing.Queue = context.Queue()
     workers = [context.Process(target=_shard_main, args=(part, shard, results), daemon=True)
                for shard in plan[1:]]
-    store.engine.dispose()  # forked shards open their own connections
+    store.close()  # forked shards open their own connections
     # Objects that exist now are shared with the shards copy-on-write; frozen, the shards'
     # garbage collector never walks (and so never copies) the pages they live on.
     gc.freeze()

@@ -3,24 +3,27 @@
 SQLite transactions start with ``BEGIN IMMEDIATE``: a writer takes the write lock up front,
 so two processes checking the same target serialize instead of failing half-way with
 "database is locked", and a reader (the CLI) never blocks thanks to WAL.
+
+SQLAlchemy (with SQLModel, a third of a second to import) is loaded when the ORM is first
+used, not when the store opens: a check cycle of unchanged pages needs only plain statements
+(:mod:`tracker.direct`), and that import was most of its time.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
-from sqlmodel import Session, SQLModel, create_engine
-
-from . import models  # noqa: F401  (registers the tables)
 from .blobs import BlobStore
 from .config import Config
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+    from sqlmodel import Session
 
 BUSY_TIMEOUT_MS = 30_000
 _READ_ONLY = "tracker_read_only"  # execution option of Store.reading's connections
@@ -32,6 +35,9 @@ class StoreError(Exception):
 
 def make_engine(url: str) -> Engine:
     """Create an engine; SQLite gets WAL, a busy timeout and immediate write transactions."""
+    from sqlalchemy.exc import ArgumentError
+    from sqlmodel import create_engine
+
     try:
         if url.startswith("sqlite"):
             path = url.removeprefix("sqlite:///")
@@ -57,16 +63,23 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def configure_sqlite(dbapi_connection: sqlite3.Connection) -> None:
+    """WAL, the busy timeout, foreign keys, and transactions begun by us (see the module doc)."""
+    dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
 def _sqlite_pragmas(engine: Engine) -> None:
+    from sqlalchemy import event
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
+        configure_sqlite(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
@@ -86,6 +99,11 @@ def _create_tables(engine: Engine) -> None:
     checks on a new database, on a loaded machine. Creating tables is idempotent, so waiting
     and trying again is safe; any other error, or the timeout running out, is reported.
     """
+    from sqlalchemy.exc import OperationalError
+    from sqlmodel import SQLModel
+
+    from . import models  # noqa: F401  (registers the tables)
+
     deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
     pause = 0.05
     while True:
@@ -99,39 +117,109 @@ def _create_tables(engine: Engine) -> None:
         pause = min(pause * 2, 1.0)
 
 
-@dataclass
-class Store:
-    """The database and the blob store of one configuration."""
+#: The tables of :mod:`tracker.models` (a test keeps the two in step). A SQLite file that has
+#: them all needs no schema work, so opening it needs no SQLAlchemy.
+TABLES = frozenset({"targets", "daemon_heartbeat", "snapshots", "fetch_state", "versions",
+                    "check_log", "changes", "alerts"})
 
-    engine: Engine
-    blobs: BlobStore
+
+def sqlite_path(url: str) -> str | None:
+    """The file of a ``sqlite:///`` URL (None for other databases and in-memory ones)."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = url.removeprefix("sqlite:///").split("?", 1)[0]
+    return path if path and path != ":memory:" else None
+
+
+def _has_schema(path: str) -> bool:
+    """Whether the SQLite file at ``path`` exists with every table (read-only, never creates)."""
+    if not Path(path).is_file():
+        return False
+    try:
+        connection = sqlite3.connect(f"{Path(path).absolute().as_uri()}?mode=ro", uri=True,
+                                     timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            names = {row[0] for row in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            connection.close()
+    except sqlite3.Error:  # not a database, unreadable: the engine reports it properly
+        return False
+    return names >= TABLES
+
+
+class Store:
+    """The database and the blob store of one configuration.
+
+    ``engine`` (SQLAlchemy) is made on first use; :meth:`connect` hands out plain DB-API
+    connections for the check cycle's hot statements.
+    """
+
+    def __init__(self, url: str, blobs: BlobStore, engine: Engine | None = None) -> None:
+        self.url = url
+        self.blobs = blobs
+        self._engine = engine
 
     @classmethod
     def open(cls, config: Config) -> Store:
         """Open (creating if needed) the blob folder first, then the database.
 
         The folder is checked first so a bad ``storage.snapshots`` leaves no empty database
-        behind.
+        behind. A SQLite file that already has the schema is left for first use to open.
         """
         snapshots = config.snapshots_dir
         if snapshots.exists() and not snapshots.is_dir():
             raise StoreError(f"storage.snapshots: {snapshots} is not a folder")
-        engine = make_engine(config.database_url)
+        url = config.database_url
+        path = sqlite_path(url)
+        ready = path is not None and _has_schema(path)
+        engine = None if ready else make_engine(url)
         try:
             snapshots.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"storage.snapshots: cannot create {snapshots} "
                              f"({exc.strerror})") from None
+        store = cls(url, BlobStore(snapshots), engine)
+        if engine is not None:
+            store._prepare(engine)
+        return store
+
+    def _prepare(self, engine: Engine) -> None:
+        from sqlalchemy.exc import DatabaseError
+
         try:
             _create_tables(engine)
         except DatabaseError as exc:  # unreachable server, locked, or not a database at all
-            raise StoreError(f"storage.database: cannot open {config.database_url}: "
+            raise StoreError(f"storage.database: cannot open {self.url}: "
                              f"{exc.orig}") from None
-        return cls(engine, BlobStore(snapshots))
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            engine = make_engine(self.url)
+            self._prepare(engine)
+            self._engine = engine
+        return self._engine
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+    def connect(self) -> Any:
+        """A plain DB-API connection (configured like the engine's): the caller closes it."""
+        path = sqlite_path(self.url)
+        if path is None:
+            return self.engine.raw_connection()
+        connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000,
+                                     check_same_thread=False, cached_statements=16)
+        configure_sqlite(connection)
+        return connection
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session committed on success, rolled back on any error."""
+        from sqlmodel import Session
+
         with Session(self.engine, expire_on_commit=False) as session:
             try:
                 yield session
@@ -147,10 +235,14 @@ class Store:
         A check cycle's shards read previous state while another shard's writer holds the
         write lock; through :meth:`session` each read would wait for that commit.
         """
+        from sqlmodel import Session
+
         with self.engine.connect() as connection:
             connection = connection.execution_options(**{_READ_ONLY: True})
             with Session(bind=connection) as session:
                 yield session
 
     def close(self) -> None:
-        self.engine.dispose()
+        """Close the engine's connections, if it was ever made (before a fork, or at exit)."""
+        if self._engine is not None:
+            self._engine.dispose()

@@ -7,117 +7,29 @@ Either way the rest of the program sees one table.
 
 from __future__ import annotations
 
-import json
-from collections import deque
-from dataclasses import dataclass
-from urllib.parse import urlsplit
-
-from sqlalchemy import Row, insert, update
+from sqlalchemy import insert, update
 from sqlmodel import Session, col, select
 
 from .config import Config, TargetConfig
+from .direct import Direct, dropped_config_targets, stale_config_targets
+from .direct import enabled_targets as direct_enabled_targets
 from .fingerprint import SETTINGS_CHANGED
 from .models import FetchState, Target, utcnow
-
-
-class TargetError(Exception):
-    """A user-facing problem with a target name (unknown, duplicate, managed by config)."""
-
-
-@dataclass(frozen=True, slots=True)
-class TargetSpec:
-    """A target as the pipeline needs it (plain data, safe to pass to worker processes)."""
-
-    id: int
-    name: str
-    url: str
-    select: tuple[str, ...]
-    remove: tuple[str, ...]
-    source: str
-    schedule: str | None
-    tags: tuple[str, ...]
-    recipients: tuple[str, ...]
-    enabled: bool
-
-    @property
-    def host(self) -> str:
-        """The :func:`politeness_key` of the target's URL: the fetcher's name for its host."""
-        parts = urlsplit(self.url)
-        try:
-            port = parts.port
-        except ValueError:  # an impossible port: the fetch reports the URL, any key will do
-            port = None
-        return politeness_key(parts.scheme, parts.hostname or "", port)
-
-    @classmethod
-    def of(cls, row: Target) -> TargetSpec:
-        assert row.id is not None
-        return cls(row.id, row.name, row.url, _strings(row.select_json),
-                   _strings(row.remove_json), row.source, row.schedule,
-                   _strings(row.tags_json), _strings(row.recipients_json), row.enabled)
-
-
-DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def politeness_key(scheme: str, host: str, port: int | None) -> str:
-    """The name per-host limits go by: the host, lower-cased, with its port unless default.
-
-    One function for the fetcher's gates and for the cycle's planning (hosts in turns, hosts
-    kept whole in one shard), so "Example.com:443" and "user@example.com" are one host to both.
-    """
-    host = host.lower()
-    return host if port is None or port == DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
-
-
-def _strings(stored: str) -> tuple[str, ...]:
-    """A stored JSON list as a tuple; most are empty, and every cycle reads four per target."""
-    return () if stored == "[]" else tuple(json.loads(stored))
-
-
-def interleave_hosts(targets: list[TargetSpec]) -> list[TargetSpec]:
-    """Targets in turns across hosts (a1, b1, a2, b2, ...), each host's own order kept.
-
-    A cycle's workers take targets in order and wait for the host's politeness limits; fifty
-    pages of one site listed together would hold every worker on that site's delays while
-    other sites sat idle. Taken in turns, the hosts' delays run side by side.
-    """
-    by_host: dict[str, list[TargetSpec]] = {}
-    for target in targets:
-        by_host.setdefault(target.host, []).append(target)
-    if len(by_host) <= 1:
-        return list(targets)
-    turns = deque(iter(queue) for queue in by_host.values())
-    ordered: list[TargetSpec] = []
-    while turns:
-        queue = turns.popleft()
-        target = next(queue, None)
-        if target is not None:
-            ordered.append(target)
-            turns.append(queue)
-    return ordered
+from .target_spec import (  # noqa: F401  (re-exported: the names most callers know)
+    DEFAULT_PORTS,
+    SYNCED,
+    TargetError,
+    TargetSpec,
+    interleave_hosts,
+    json_list,
+    politeness_key,
+    synced_values,
+)
 
 
 def _columns(spec: TargetConfig) -> dict[str, object]:
     """The Target columns config.toml decides, as stored."""
-    return dict(zip(_SYNCED, _synced_values(spec), strict=True))
-
-
-def _synced_values(spec: TargetConfig) -> tuple[object, ...]:
-    """:data:`_SYNCED`'s values for ``spec``, in that order: every run compares them all."""
-    return (spec.url, _json_list(spec.select), _json_list(spec.remove), spec.schedule,
-            _json_list(spec.tags), _json_list(spec.recipients), spec.source, spec.enabled)
-
-
-def _json_list(values: list[str]) -> str:
-    return json.dumps(values) if values else "[]"  # most are empty: skip the encoder
-
-
-#: The columns a TargetSpec is made of.
-_SPEC_COLUMNS = ("id", "name", "url", "select_json", "remove_json", "source", "schedule",
-                 "tags_json", "recipients_json", "enabled")
-_SYNCED = ("url", "select_json", "remove_json", "schedule", "tags_json", "recipients_json",
-           "source", "enabled")
+    return dict(zip(SYNCED, synced_values(spec), strict=True))
 
 
 def _apply(row: Target, spec: TargetConfig) -> None:
@@ -135,35 +47,18 @@ def sync_config_targets(session: Session, config: Config) -> None:
 
     A target that disappears from config.toml is disabled, not dropped: its versions stay
     browsable and it comes back with its history if it is listed again. Rows are compared as
-    plain tuples first and loaded as ORM objects only when they need a write: a daemon or cron
-    job starts with this on every run, and usually nothing changed. The list is compared a
-    chunk at a time, so a config of 100,000 targets never holds a second copy of itself.
+    plain tuples first (:mod:`tracker.direct`) and loaded as ORM objects only when they need a
+    write: a daemon or cron job starts with this on every run, and usually nothing changed.
     """
-    listed: set[str] = set()
-    targets = config.targets
-    for start in range(0, len(targets), _SYNC_CHUNK):
-        chunk = targets[start:start + _SYNC_CHUNK]
-        names = [spec.name for spec in chunk]
-        listed.update(names)
-        stored = {row.name: row for row in session.execute(
-            select(Target.name, Target.origin, *(getattr(Target, c) for c in _SYNCED))
-            .where(col(Target.name).in_(names)))}
-        stale = [spec for spec in chunk if _differs(stored.get(spec.name), spec)]
-        if stale:
-            _write_stale(session, stale)
-    dropped = [name for name in session.execute(
-        select(Target.name).where(Target.origin == "config", col(Target.enabled))).scalars()
-        if name not in listed]
+    db = Direct.of_session(session)
+    for stale in stale_config_targets(db, config):
+        _write_stale(session, stale)
+    dropped = dropped_config_targets(db, config)
     for start in range(0, len(dropped), _SYNC_CHUNK):
         for row in session.exec(select(Target).where(
                 col(Target.name).in_(dropped[start:start + _SYNC_CHUNK]))):
             row.enabled = False
     session.flush()
-
-
-def _differs(row: Row | None, spec: TargetConfig) -> bool:
-    """Whether the stored ``row`` (name, origin, then :data:`_SYNCED`) needs ``spec`` written."""
-    return row is None or row[1] != "config" or tuple(row[2:]) != _synced_values(spec)
 
 
 def _write_stale(session: Session, stale: list[TargetConfig]) -> None:
@@ -191,8 +86,8 @@ def _write_stale(session: Session, stale: list[TargetConfig]) -> None:
 
 def _reads_differently(row: Target, spec: TargetConfig) -> bool:
     """Whether ``spec`` fetches another URL or picks other parts of the page than ``row``."""
-    return (row.url != spec.url or row.select_json != _json_list(spec.select)
-            or row.remove_json != _json_list(spec.remove))
+    return (row.url != spec.url or row.select_json != json_list(spec.select)
+            or row.remove_json != json_list(spec.remove))
 
 
 def forget_validators(session: Session, target_ids: list[int]) -> None:
@@ -237,10 +132,8 @@ def get_target(session: Session, name: str) -> Target:
 
 
 def enabled_targets(session: Session) -> list[TargetSpec]:
-    """Every enabled target by name (read as plain rows: this starts every check cycle)."""
-    rows = session.execute(select(*(getattr(Target, c) for c in _SPEC_COLUMNS))
-                           .where(Target.enabled).order_by(Target.name))
-    return [TargetSpec.of(row) for row in rows]  # type: ignore[arg-type]
+    """Every enabled target by name."""
+    return direct_enabled_targets(Direct.of_session(session))
 
 
 def fetch_state(session: Session, target_id: int) -> FetchState:
