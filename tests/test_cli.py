@@ -201,7 +201,7 @@ def test_a_check_that_is_not_on_a_terminal_never_imports_rich(page_server, confi
     assert result.returncode == 0, result.stderr[-2000:]
     imported = _imported(result)
     assert "tracker.record_bulk" in imported  # the new version took the recording path
-    assert "tracker.render" in imported
+    assert "tracker.render" not in imported  # queued; its mail is composed when sent
     assert not [name for name in imported if name == "rich" or name.startswith("rich.")]
     if not quiet:
         lines = result.stdout.splitlines()
@@ -210,6 +210,8 @@ def test_a_check_that_is_not_on_a_terminal_never_imports_rich(page_server, confi
         assert "retention" in lines[1]
         assert lines[2:] == ["checked 1: 1 new version"]
     assert "MATERIAL retention" in run("history", "acme", config=config).stdout
+    alerts = json.loads(run("alerts", "--format", "json", config=config).stdout)
+    assert [(a["kind"], a["status"]) for a in alerts] == [("change", "pending")]
 
 
 def _imported(result: subprocess.CompletedProcess) -> list[str]:

@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 from sqlmodel import select
 
 from tests.test_check_pipeline import local_config, policy, synced_store
+from tracker import direct
 from tracker.check import run_checks
 from tracker.models import Change, CheckLog, Snapshot, Target, Version
-from tracker.record_bulk import _LOG, _insert
+from tracker.record_bulk import insert_rows
 
 
 def test_a_batch_links_each_targets_snapshot_version_change_and_log(tmp_path,
@@ -58,9 +59,10 @@ def test_rows_the_key_cannot_tell_apart_still_get_their_ids_in_order(tmp_path,
     now = datetime.now(UTC)
     rows = [{"target_id": specs[0].id, "checked_at": now, "result": result, "detail": None,
              "snapshot_id": None} for result in ("a", "b", "c")]
-    with store.engine.begin() as connection:
-        ids = _insert(connection, _LOG, rows, "target_id")  # one key for all three
-        unique = _insert(connection, _LOG, [dict(rows[0], target_id=specs[0].id)], "target_id")
+    with direct.connection(store) as db, db.transaction(write=True):
+        ids = insert_rows(db, "check_log", rows, "target_id")  # one key for all three
+        unique = insert_rows(db, "check_log", [dict(rows[0], target_id=specs[0].id)],
+                             "target_id")
     with store.session() as session:
         result_of = {log.id: log.result for log in session.exec(select(CheckLog))}
     assert [result_of[i] for i in ids] == ["a", "b", "c"]

@@ -23,6 +23,7 @@ from .analysis import PageAnalysis, PageJob, analyze_page, quick_unchanged
 from .config import Config
 from .direct import NO_PREVIOUS, Previous
 from .fetch import Fetcher, FetchResult, FetchSettings
+from .fingerprint import SETTINGS_CHANGED
 from .normalize import NormalizeError
 from .store import Store
 from .target_spec import TargetSpec, interleave_hosts
@@ -262,23 +263,27 @@ class Checker:
         return analysis
 
     def _record_batch(self, batch: list[_Pending]) -> list[CheckOutcome]:
-        """Record outcomes; on any error, fall back to one target at a time.
+        """Record outcomes in one transaction; on any error, fall back to one per target.
 
-        Unchanged pages (most pages, most of the time) take two bulk UPDATEs in plain SQL;
-        everything else goes to :mod:`tracker.check_orm`, whose SQLAlchemy is imported only
-        when a cycle has something other than unchanged pages to record.
+        The common cases take multi-row statements in plain SQL: unchanged pages two bulk
+        UPDATEs, new texts :mod:`tracker.record_bulk`. Everything else (failures, recoveries,
+        races) goes to :mod:`tracker.check_orm`, whose SQLAlchemy is imported only when a
+        cycle has such an outcome to record.
         """
         if any(p.analysis is not None and p.analysis.raw_sha for p in batch):
             self.store.blobs.sync()  # blob bytes reach the disk before rows point at them
         try:
-            outcomes = {id(p): outcome for p, outcome in self._record_unchanged(
-                [p for p in batch if p.plain_unchanged])}
+            with direct.connection(self.store) as db, db.transaction(write=True):
+                outcomes = dict(self._record_unchanged(
+                    db, [p for p in batch if p.plain_unchanged]))
+                outcomes.update(self._record_new_texts(
+                    db, [p for p in batch if p.plain_new_text]))
             rest = [p for p in batch if id(p) not in outcomes]
             if rest:
-                from .check_orm import record_pending
+                from .check_orm import record_one_by_one
 
                 outcomes.update((id(p), outcome) for p, outcome in zip(
-                    rest, record_pending(self.config, self.store, rest), strict=True))
+                    rest, record_one_by_one(self.config, self.store, rest), strict=True))
             return [outcomes[id(p)] for p in batch]
         except Exception:
             if len(batch) == 1:
@@ -286,17 +291,32 @@ class Checker:
             log.warning("batched write failed; recording %d outcomes one by one", len(batch))
             return [self._record_batch([pending])[0] for pending in batch]
 
-    def _record_unchanged(self, batch: list[_Pending]) -> list[tuple[_Pending, CheckOutcome]]:
-        if not batch:
-            return []
+    @staticmethod
+    def _record_unchanged(db: direct.Direct,
+                          batch: list[_Pending]) -> list[tuple[int, CheckOutcome]]:
         pages = [direct.Unchanged(
             p.spec.id, p.previous.version_id, NOT_MODIFIED if p.analysis is None else UNCHANGED,
             p.analysis.fingerprint if p.analysis else None, p.result.etag,
             p.result.last_modified, p.result.not_modified) for p in batch]
-        with direct.connection(self.store) as db, db.transaction(write=True):
-            direct.record_unchanged(db, pages, datetime.now(UTC))
-        return [(p, CheckOutcome(p.spec.name, p.spec.id, page.kind))
+        direct.record_unchanged(db, pages, datetime.now(UTC))
+        return [(id(p), CheckOutcome(p.spec.name, p.spec.id, page.kind))
                 for p, page in zip(batch, pages, strict=True)]
+
+    def _record_new_texts(self, db: direct.Direct,
+                          batch: list[_Pending]) -> list[tuple[int, CheckOutcome]]:
+        """Bulk inserts; a page they leave (a race with another process) goes one by one."""
+        if not batch:
+            return []
+        from .record_bulk import NewText, record_new_texts
+
+        pages = [NewText(p.spec, p.result, p.analysis,
+                         alerts=p.previous.fingerprint != SETTINGS_CHANGED)
+                 for p in batch if p.analysis]
+        recorded = record_new_texts(db, self.config, pages, datetime.now(UTC))
+        return [(id(p), CheckOutcome(p.spec.name, p.spec.id, r.kind, version_id=r.version_id,
+                                     change_id=r.change_id, material=r.material,
+                                     summary=r.summary))
+                for p, r in zip(batch, recorded, strict=True) if r is not None]
 
     async def _check_archive(self, spec: TargetSpec) -> CheckOutcome:
         """A target tracked through the Wayback Machine: record its newest capture if new."""

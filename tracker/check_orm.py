@@ -37,31 +37,12 @@ if TYPE_CHECKING:
     from .check import _Pending
 
 
-def record_pending(config: Config, store: Store, batch: list[_Pending]) -> list[CheckOutcome]:
-    """Record ``batch`` in one transaction: new texts in bulk, anything else one by one."""
+def record_one_by_one(config: Config, store: Store,
+                      batch: list[_Pending]) -> list[CheckOutcome]:
+    """Record ``batch`` in one transaction, one target at a time."""
     with store.session() as session:
-        fresh = [p for p in batch if p.plain_new_text]
-        done = {id(p): outcome for p, outcome in zip(
-            fresh, _record_new_texts(session, config, fresh), strict=True) if outcome}
         recorder = _Recorder(config, store)
-        return [done.get(id(p)) or recorder.record(session, p.spec, p.result, p.analysis)
-                for p in batch]
-
-
-def _record_new_texts(session: Session, config: Config,
-                      batch: list[_Pending]) -> list[CheckOutcome | None]:
-    if not batch:
-        return []
-    from .record_bulk import NewText, record_new_texts
-
-    pages = [NewText(p.spec, p.result, p.analysis,
-                     alerts=p.previous.fingerprint != SETTINGS_CHANGED)
-             for p in batch if p.analysis]
-    recorded = record_new_texts(session.connection(), config, pages, datetime.now(UTC))
-    return [None if r is None else CheckOutcome(
-                p.spec.name, p.spec.id, r.kind, version_id=r.version_id,
-                change_id=r.change_id, material=r.material, summary=r.summary)
-            for p, r in zip(pages, recorded, strict=True)]
+        return [recorder.record(session, p.spec, p.result, p.analysis) for p in batch]
 
 
 def record_archive_outcome(config: Config, store: Store, spec: TargetSpec, kind: str,

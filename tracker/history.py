@@ -8,7 +8,6 @@ backfilled or re-derived changes never alert.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 from sqlalchemy import BindParameter
@@ -16,14 +15,17 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from .blobs import BlobStore
-from .compare.findings import text_edits
+from .change_rows import (  # noqa: F401  (re-exported: history's vocabulary)
+    ALERT_DIGEST,
+    ALERT_NONE,
+    ALERT_PENDING,
+    ALERT_SUPPRESSED,
+    after_settings_change,
+    alert_state_for,
+    change_values,
+)
 from .document import Document
 from .models import Alert, Change, Snapshot, Version
-
-ALERT_NONE = "none"
-ALERT_PENDING = "pending"  # material: mail at once
-ALERT_DIGEST = "digest"  # non-material text change or date-only bump: goes in the digest
-ALERT_SUPPRESSED = "suppressed"  # backfilled or re-derived: never mailed
 
 
 def versions_of(session: Session, target_id: int) -> list[Version]:
@@ -64,23 +66,6 @@ def load_document(blobs: BlobStore, version: Version) -> Document:
     return Document.from_text(blobs.get_text(version.text_sha256))
 
 
-def alert_state_for(comparison: dict, alerts: bool) -> str:
-    if not alerts:
-        return ALERT_SUPPRESSED
-    if comparison.get("suspect"):
-        return ALERT_NONE  # reported as a quarantined capture, not as a policy change
-    if comparison.get("material"):
-        return ALERT_PENDING
-    if comparison.get("noise_only") and not text_edits(comparison):
-        return ALERT_NONE  # moved or reworded only: nothing a reader needs to hear about
-    return ALERT_DIGEST
-
-
-def after_settings_change(summary: str) -> str:
-    """A change's summary when the target's URL or selectors changed since the last version."""
-    return f"after a change of the target's URL or selectors (not alerted): {summary}"
-
-
 def make_change(session: Session, target_id: int, old: Version, new: Version,
                 comparison: dict, source: str, alert_state: str | None = None,
                 alerts: bool = True) -> Change:
@@ -90,34 +75,6 @@ def make_change(session: Session, target_id: int, old: Version, new: Version,
                                     alert_state or alert_state_for(comparison, alerts)))
     session.add(change)
     return change
-
-
-def change_values(target_id: int, from_version_id: int, to_version_id: int, comparison: dict,
-                  source: str, alert_state: str, created_at: datetime | None = None) -> dict:
-    """The column values of a change row (shared by the ORM path and bulk inserts)."""
-    from .compare.semantic import Comparison
-
-    values = {
-        "target_id": target_id, "from_version_id": from_version_id,
-        "to_version_id": to_version_id, "material": bool(comparison.get("material")),
-        "noise_only": bool(comparison.get("noise_only")),
-        "suspect": bool(comparison.get("suspect")), "severity": _severity(comparison),
-        "categories_json": json.dumps(comparison.get("categories", [])),
-        "summary": Comparison.from_json_dict(comparison).summary(),
-        "comparison_json": json.dumps(comparison), "source": source, "alert_state": alert_state,
-    }
-    if created_at is not None:
-        values["created_at"] = created_at
-    return values
-
-
-_SEVERITY_ORDER = ["info", "low", "medium", "high"]
-
-
-def _severity(comparison: dict) -> str:
-    levels = [f.get("severity", "info") for f in comparison.get("findings", [])]
-    levels = [lv for lv in levels if lv in _SEVERITY_ORDER]
-    return max(levels, key=_SEVERITY_ORDER.index) if levels else "info"
 
 
 def record_version(session: Session, blobs: BlobStore, snapshot: Snapshot, text_sha: str,

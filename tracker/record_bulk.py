@@ -1,47 +1,42 @@
-"""Record a batch of new page texts with a handful of multi-row statements.
+"""Record a batch of new page texts with a handful of multi-row statements, in plain SQL.
 
-The ORM path (:meth:`tracker.check.Checker._record`) costs ~4 ms of SQLAlchemy per new version
+The ORM path (:class:`tracker.check_orm._Recorder`) costs ~4 ms of SQLAlchemy per new version
 (unit-of-work flushes of a snapshot, a version, a change, a log line, the fetch state and an
 alert, one at a time). A first check of a thousand targets, or a cycle in which every page
-changed, spent a third of its CPU there. This module writes the same rows with one executemany
+changed, spent a third of its CPU there. This module writes the same rows with one statement
 per table and the same rules: it re-reads the latest versions inside the write transaction,
 so a text another process recorded meanwhile is not recorded twice, and it hands back any page
-it cannot settle the simple way, for the ORM path to handle.
+it cannot settle the simple way, for the ORM path to handle. It runs on a plain connection
+(:mod:`tracker.direct`), so a cycle of new texts needs no SQLAlchemy at all.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, bindparam, insert, select, update
-from sqlalchemy.engine import Connection
-
 from .analysis import PageAnalysis
-from .config import Config
-from .fetch import FetchResult
-from .history import (
+from .change_rows import (
+    ALERT_QUEUED,
     after_settings_change,
     alert_state_for,
+    change_alert_values,
     change_values,
-    latest_versions_query,
+    settled_alert_state,
 )
-from .models import Alert, Change, CheckLog, FetchState, Snapshot, Version
+from .config import Config
+from .direct import LATEST_VERSIONS, Direct, marks
+from .fetch import FetchResult
 from .normalize import NORMALIZER_VERSION
-from .targets import TargetSpec
-
-_SNAPSHOTS = Snapshot.__table__  # type: ignore[attr-defined]
-_VERSIONS = Version.__table__  # type: ignore[attr-defined]
-_CHANGES = Change.__table__  # type: ignore[attr-defined]
-_LOG = CheckLog.__table__  # type: ignore[attr-defined]
-_STATE = FetchState.__table__  # type: ignore[attr-defined]
-_ALERTS = Alert.__table__  # type: ignore[attr-defined]
+from .target_spec import TargetSpec
 
 FIRST_VERSION = "first_version"
 NEW_VERSION = "new_version"
+
+#: Bind parameters per multi-row INSERT (SQLite allows 32,766 since 3.32; PostgreSQL more).
+_MAX_PARAMS = 30_000
 
 
 @dataclass(frozen=True)
@@ -67,43 +62,37 @@ class Recorded:
     summary: str | None
 
 
-@functools.cache
-def _latest_query() -> Select:
-    """Built once: building it costs more than running it (~5 ms), once per batch."""
-    return latest_versions_query(bindparam("ids", expanding=True)).with_only_columns(
-        Version.target_id, Version.id, Version.text_sha256)
-
-
-def record_new_texts(connection: Connection, config: Config, pages: Sequence[NewText],
+def record_new_texts(db: Direct, config: Config, pages: Sequence[NewText],
                      now: datetime) -> list[Recorded | None]:
     """Insert snapshots, versions, changes, log lines and alerts for ``pages`` in bulk.
 
-    Returns one entry per page: None for a page left to the caller, because its text is
-    already the latest version, or because its precomputed comparison was made against a
-    version that is no longer the latest.
+    Call inside a write transaction. Returns one entry per page: None for a page left to the
+    caller, because its text is already the latest version, or because its precomputed
+    comparison was made against a version that is no longer the latest.
     """
-    latest = {row.target_id: row for row in connection.execute(
-        _latest_query(), {"ids": [p.spec.id for p in pages]})}
+    ids = [p.spec.id for p in pages]
+    latest = {row[0]: row for row in db.rows(LATEST_VERSIONS.format(ids=marks(len(ids))), ids)}
     fits: list[tuple[int, NewText]] = []
     for index, page in enumerate(pages):
         row = latest.get(page.spec.id)
         if row is None if page.analysis.comparison is None else (
-                row is not None and row.text_sha256 == page.analysis.compared_to):
+                row is not None and row[2] == page.analysis.compared_to):
             fits.append((index, page))
     if not fits:
         return [None] * len(pages)
 
-    snapshot_ids = _insert(connection, _SNAPSHOTS, [_snapshot_row(page) for _, page in fits],
-                           "target_id")
-    version_ids = _insert(connection, _VERSIONS, [
+    snapshot_ids = insert_rows(db, "snapshots", [_snapshot_row(page) for _, page in fits],
+                               "target_id")
+    version_ids = insert_rows(db, "versions", [
         _version_row(page, snapshot_id, now)
         for (_, page), snapshot_id in zip(fits, snapshot_ids, strict=True)], "snapshot_id")
 
-    change_of = _insert_changes(connection, config, fits, version_ids,
-                                {target_id: row.id for target_id, row in latest.items()}, now)
+    change_of = _insert_changes(db, config, fits, version_ids,
+                                {target_id: row[1] for target_id, row in latest.items()}, now)
 
     recorded: list[Recorded | None] = [None] * len(pages)
     log_rows, state_rows = [], []
+    stamp = db.stamp(now)
     for position, ((index, page), snapshot_id, version_id) in enumerate(
             zip(fits, snapshot_ids, version_ids, strict=True)):
         change_id, change = change_of.get(position, (None, None))
@@ -113,16 +102,19 @@ def record_new_texts(connection: Connection, config: Config, pages: Sequence[New
                                    bool(change and change["material"]), summary)
         log_rows.append({"target_id": page.spec.id, "checked_at": now, "result": kind,
                          "detail": summary or "first version", "snapshot_id": snapshot_id})
-        state_rows.append({"tid": page.spec.id, "now": now, "kind": kind,
-                           "fingerprint": page.analysis.fingerprint,
-                           "etag": page.result.etag, "last_modified": page.result.last_modified})
-    connection.execute(insert(_LOG), log_rows)
-    _ensure_states(connection, [row["tid"] for row in state_rows])
-    connection.execute(_UPDATE_STATE, state_rows)
+        state_rows.append((stamp, kind, stamp, stamp, page.analysis.fingerprint,
+                           page.result.etag, page.result.last_modified, page.spec.id))
+    insert_rows(db, "check_log", log_rows)
+    _ensure_states(db, [page.spec.id for _, page in fits])
+    db.execute_many(
+        "UPDATE fetch_state SET last_check_at = ?, last_result = ?, last_error = NULL, "
+        "last_success_at = ?, last_change_at = ?, consecutive_failures = 0, "
+        "failing_since = NULL, last_fingerprint = ?, etag = ?, last_modified = ? "
+        "WHERE target_id = ?", state_rows)
     return recorded
 
 
-def _insert_changes(connection: Connection, config: Config, fits: list[tuple[int, NewText]],
+def _insert_changes(db: Direct, config: Config, fits: list[tuple[int, NewText]],
                     version_ids: list[int], latest_version_of: dict[int, int],
                     now: datetime) -> dict[int, tuple[int, dict]]:
     """Change rows (and queued alerts) of the pages compared with their latest version:
@@ -131,9 +123,7 @@ def _insert_changes(connection: Connection, config: Config, fits: list[tuple[int
                 in enumerate(zip(fits, version_ids, strict=True))
                 if page.analysis.comparison is not None]
     if not compared:
-        return {}  # first versions: no alerts, so their rules (and email rendering) never load
-    from .alerts.rules import change_alert_values, settled_alert_state
-
+        return {}  # first versions: no alerts
     changes = []
     for position, page, version_id in compared:
         comparison = page.analysis.comparison or {}
@@ -143,44 +133,56 @@ def _insert_changes(connection: Connection, config: Config, fits: list[tuple[int
         if not page.alerts:
             row["summary"] = after_settings_change(row["summary"])
         changes.append((position, row))
-    change_ids = _insert(connection, _CHANGES, [row for _, row in changes], "to_version_id")
+    change_ids = insert_rows(db, "changes", [row for _, row in changes], "to_version_id")
     change_of = {position: (change_id, row) for (position, row), change_id
                  in zip(changes, change_ids, strict=True)}
     alerts = [change_alert_values(config, fits[position][1].spec, change_id,
                                   fits[position][1].analysis.comparison or {}, now)
               for position, (change_id, row) in change_of.items()
-              if row["alert_state"] == "queued"]
-    if alerts:
-        connection.execute(insert(_ALERTS), alerts)
+              if row["alert_state"] == ALERT_QUEUED]
+    insert_rows(db, "alerts", alerts)
     return change_of
 
 
-def _insert(connection: Connection, table, rows: list[dict], key: str) -> list[int]:  # type: ignore[no-untyped-def]
-    """Multi-row INSERT returning the new ids in the order of ``rows``.
+def insert_rows(db: Direct, table: str, rows: list[dict], key: str | None = None) -> list[int]:
+    """Multi-row INSERTs returning the new ids in the order of ``rows`` (none without a key).
 
-    SQLite returns RETURNING rows in no promised order, so SQLAlchemy's ordered variant
-    sends one INSERT per row; here each row is told apart by its ``key`` column instead (a
-    target, snapshot or version id, unique within a batch), and the rows go in one statement.
+    SQLite returns RETURNING rows in no promised order, so each row is told apart by its
+    ``key`` column instead (a target, snapshot or version id, unique within a batch); rows
+    the key cannot tell apart go one statement each. Datetimes are bound as the ORM stores
+    them.
     """
     if not rows:
         return []
+    columns = list(rows[0])
+    values = [tuple(db.stamp(v) if isinstance(v, datetime) else v for v in row.values())
+              for row in rows]
+    statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+    one = f"({marks(len(columns))})"
+    if key is None:
+        db.execute_many(statement + one, values)
+        return []
     keys = [row[key] for row in rows]
-    if len(set(keys)) < len(keys):  # not told apart by the key: one row at a time
-        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        return [row.id for row in connection.execute(statement, rows)]
-    ids = {row_key: row_id for row_id, row_key in connection.execute(
-        insert(table).returning(table.c.id, table.c[key]), rows)}
+    if len(set(keys)) < len(keys):
+        return [db.rows(statement + one + " RETURNING id", row)[0][0] for row in values]
+    ids: dict[object, int] = {}
+    per_statement = max(1, _MAX_PARAMS // len(columns))
+    for start in range(0, len(values), per_statement):
+        part = values[start:start + per_statement]
+        returned = db.rows(statement + ", ".join([one] * len(part)) + f" RETURNING id, {key}",
+                           [value for row in part for value in row])
+        ids.update((row_key, row_id) for row_id, row_key in returned)
     return [ids[k] for k in keys]
 
 
-def _ensure_states(connection: Connection, target_ids: list[int]) -> None:
+def _ensure_states(db: Direct, target_ids: list[int]) -> None:
     """Create the fetch-state rows of targets checked for the first time."""
-    have = set(connection.execute(select(_STATE.c.target_id).where(
-        _STATE.c.target_id.in_(target_ids))).scalars())
-    missing = [{"target_id": tid, "consecutive_failures": 0, "broken_alerted": False}
-               for tid in target_ids if tid not in have]
-    if missing:
-        connection.execute(insert(_STATE), missing)
+    have = {row[0] for row in db.rows(
+        f"SELECT target_id FROM fetch_state WHERE target_id IN ({marks(len(target_ids))})",
+        target_ids)}
+    insert_rows(db, "fetch_state", [
+        {"target_id": tid, "consecutive_failures": 0, "broken_alerted": False}
+        for tid in target_ids if tid not in have])
 
 
 def _snapshot_row(page: NewText) -> dict:
@@ -201,13 +203,3 @@ def _version_row(page: NewText, snapshot_id: int, now: datetime) -> dict:
             "captured_at": page.result.fetched_at, "source": "live", "size": analysis.size,
             "words": analysis.words, "effective_date": analysis.effective_date,
             "last_seen_at": page.result.fetched_at, "created_at": now}
-
-
-# A successful check that recorded a new version (the failure streak is known to be zero).
-_UPDATE_STATE = update(_STATE).where(_STATE.c.target_id == bindparam("tid")).values(
-    last_check_at=bindparam("now"), last_result=bindparam("kind"), last_error=None,
-    last_success_at=bindparam("now"), last_change_at=bindparam("now"),
-    consecutive_failures=0, failing_since=None,
-    last_fingerprint=bindparam("fingerprint"), etag=bindparam("etag"),
-    last_modified=bindparam("last_modified"),
-)

@@ -18,6 +18,7 @@ from hashlib import sha256
 from html import escape
 
 from ..blobs import BlobError, BlobStore
+from ..change_rows import change_subject, material_categories  # noqa: F401  (re-exported)
 from ..history import load_document
 from ..models import Change, Version
 from ..render import Report, build_report, condensed, render_html_fragment, render_text
@@ -62,22 +63,6 @@ class ChangeItem:
     change: Change
     old: Version
     new: Version
-
-
-def material_categories(comparison: dict) -> list[str]:
-    return [c for c in comparison.get("categories", []) if c != "effective_date"]
-
-
-def change_subject(name: str, comparison: dict) -> str:
-    """``[policy change] acme-privacy: retention, sharing`` (names the material categories)."""
-    categories = material_categories(comparison)
-    if comparison.get("material") and categories:
-        return f"[policy change] {name}: {', '.join(categories)}"
-    if comparison.get("material"):
-        return f"[policy change] {name}"
-    if comparison.get("categories") == ["effective_date"]:
-        return f"[policy update] {name}: effective date changed"
-    return f"[policy update] {name}: text changed"
 
 
 def _label(version: Version) -> str:

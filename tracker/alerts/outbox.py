@@ -27,6 +27,7 @@ from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from ..change_rows import PENDING
 from ..config import Config
 from ..models import Alert, Change, Target, Version
 from ..store import Store
@@ -37,7 +38,6 @@ from .timeutil import as_utc, now_utc
 
 log = logging.getLogger("tracker.alerts")
 
-PENDING = "pending"
 SENDING = "sending"
 SENT = "sent"
 FAILED = "failed"  # permanently refused by the server; `tracker alerts` shows why

@@ -21,6 +21,11 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from ..change_rows import (  # noqa: F401  (re-exported)
+    ALERT_QUEUED,
+    change_alert_values,
+    settled_alert_state,
+)
 from ..check import CheckOutcome
 from ..config import Config
 from ..history import ALERT_DIGEST, ALERT_NONE, ALERT_PENDING
@@ -39,9 +44,6 @@ from .recipients import resolve_recipients
 from .timeutil import as_utc, iso_key, now_utc
 
 log = logging.getLogger("tracker.alerts")
-
-ALERT_QUEUED = "queued"  # Change.alert_state once its alert (or digest) is in the outbox
-
 
 def on_check_outcome(session: Session, config: Config, spec: TargetSpec, state: FetchState,
                      outcome: CheckOutcome, recovered_from: int) -> list[Alert]:
@@ -94,29 +96,6 @@ def queue_change_alert_for(session: Session, config: Config, spec: TargetSpec,
     """Apply the change rules to a change recorded outside a check (``tracker accept``)."""
     assert change.id is not None
     return _change_alert(session, config, spec, change.id)
-
-
-def settled_alert_state(config: Config, alert_state: str) -> str:
-    """A new change's alert state once these rules ran (for bulk recording).
-
-    Mirrors :func:`_change_alert`: a material change gets its alert queued, a digest change
-    is dropped when the digest is off, anything else stays as it is.
-    """
-    if alert_state == ALERT_DIGEST and config.daemon.digest == "off":
-        return ALERT_NONE
-    if alert_state == ALERT_PENDING:
-        return ALERT_QUEUED
-    return alert_state
-
-
-def change_alert_values(config: Config, spec: TargetSpec, change_id: int, comparison: dict,
-                        now: datetime) -> dict:
-    """The outbox row :func:`queue_change_alert` would add for a brand-new change."""
-    return {"kind": "change", "dedup_key": f"change:{change_id}", "target_id": spec.id,
-            "change_id": change_id, "subject": change_subject(spec.name, comparison),
-            "recipients_json": json.dumps(list(_recipients(config, spec))), "body_text": "",
-            "body_html": "", "status": PENDING, "attempts": 0, "next_attempt_at": now,
-            "last_error": None, "created_at": now, "sent_at": None}
 
 
 def change_item(session: Session, target: TargetInfo, change: Change) -> ChangeItem | None:
