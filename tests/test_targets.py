@@ -89,9 +89,9 @@ def test_a_sync_with_nothing_to_change_writes_nothing(tmp_path: Path) -> None:
 
 def test_a_long_target_list_is_synced_a_chunk_at_a_time_with_nothing_missed(
         tmp_path: Path, monkeypatch) -> None:
-    import tracker.targets
+    import tracker.target_sync
 
-    monkeypatch.setattr(tracker.targets, "_SYNC_CHUNK", 7)  # 50 targets: eight chunks
+    monkeypatch.setattr(tracker.target_sync, "CHUNK", 7)  # 50 targets: eight chunks
     listed = [{"name": f"t{i:02d}", "url": f"https://s{i % 3}.example/p{i}"} for i in range(50)]
     config = config_with(tmp_path, listed)
     store = Store.open(config)

@@ -165,7 +165,7 @@ class Context:
     @property
     def store(self) -> Store:
         if self._store is None:
-            from . import direct
+            from . import direct, target_sync
 
             new_database = self._new_default_database()
             store = Store.open(self.config)
@@ -173,13 +173,10 @@ class Context:
                 # leave an empty database there without a word
                 err.print(f"note: no {self.path} here: started a new database "
                           f"{new_database} with the built-in defaults", markup=False)
-            with direct.connection(store) as db:  # usually in sync: then no ORM is loaded
-                in_sync = direct.config_targets_in_sync(db, self.config)
-            if not in_sync:
-                from .targets import sync_config_targets
-
-                with store.session() as session:
-                    sync_config_targets(session, self.config)
+            with direct.connection(store) as db:  # usually in sync: then no writing at all
+                if not target_sync.config_targets_in_sync(db, self.config):
+                    with db.transaction(write=True):
+                        target_sync.sync_config_targets(db, self.config)
             self._store = store
         return self._store
 

@@ -4,7 +4,7 @@ A cycle of unchanged pages reads each target's previous state and writes two sma
 per page; through SQLAlchemy that cost a third of a second of imports before the first fetch,
 a third of the whole cycle. These statements are the same for SQLite and PostgreSQL (only the
 placeholder style and datetime binding differ), so there is one implementation, shared by the
-ORM code paths that need the same reads (:func:`tracker.targets.sync_config_targets`).
+ORM code paths that need the same statements (through :meth:`Direct.of_session`).
 
 Datetimes are stored in SQLite the way SQLAlchemy stores them (naive UTC,
 ``YYYY-MM-DD HH:MM:SS.ffffff``), so rows written here read back through the ORM unchanged.
@@ -19,12 +19,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from .target_spec import SPEC_COLUMNS, SYNCED, TargetSpec, stored_strings, synced_values
+from .target_spec import SPEC_COLUMNS, TargetSpec, stored_strings
 
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-    from .config import Config, TargetConfig
     from .store import Store
 
 #: Ids or names per IN list: SQLite caps the parameters of one statement.
@@ -64,6 +63,13 @@ class Direct:
         try:
             cursor.execute(self.sql(statement), tuple(params))
             return cursor.fetchall()
+        finally:
+            cursor.close()
+
+    def execute(self, statement: str, params: Sequence[object] = ()) -> None:
+        cursor = self.connection.cursor()
+        try:
+            cursor.execute(self.sql(statement), tuple(params))
         finally:
             cursor.close()
 
@@ -113,7 +119,40 @@ def marks(count: int) -> str:
     return ", ".join("?" * count)
 
 
-# --- targets -----------------------------------------------------------------------------------
+#: Bind parameters per multi-row INSERT (SQLite allows 32,766 since 3.32; PostgreSQL more).
+_MAX_PARAMS = 30_000
+
+
+def insert_rows(db: Direct, table: str, rows: list[dict], key: str | None = None) -> list[int]:
+    """Multi-row INSERTs returning the new ids in the order of ``rows`` (none without a key).
+
+    SQLite returns RETURNING rows in no promised order, so each row is told apart by its
+    ``key`` column instead (a target, snapshot or version id, unique within a batch); rows
+    the key cannot tell apart go one statement each. Datetimes are bound as the ORM stores
+    them.
+    """
+    if not rows:
+        return []
+    columns = list(rows[0])
+    values = [tuple(db.stamp(v) if isinstance(v, datetime) else v for v in row.values())
+              for row in rows]
+    statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+    one = f"({marks(len(columns))})"
+    if key is None:
+        db.execute_many(statement + one, values)
+        return []
+    keys = [row[key] for row in rows]
+    if len(set(keys)) < len(keys):
+        return [db.rows(statement + one + " RETURNING id", row)[0][0] for row in values]
+    ids: dict[object, int] = {}
+    per_statement = max(1, _MAX_PARAMS // len(columns))
+    for start in range(0, len(values), per_statement):
+        part = values[start:start + per_statement]
+        returned = db.rows(statement + ", ".join([one] * len(part)) + f" RETURNING id, {key}",
+                           [value for row in part for value in row])
+        ids.update((row_key, row_id) for row_id, row_key in returned)
+    return [ids[k] for k in keys]
+
 
 def enabled_targets(db: Direct) -> list[TargetSpec]:
     """Every enabled target by name (read as plain rows: this starts every check cycle)."""
@@ -122,43 +161,6 @@ def enabled_targets(db: Direct) -> list[TargetSpec]:
     return [TargetSpec(row[0], row[1], row[2], stored_strings(row[3]),
                        stored_strings(row[4]), row[5], row[6], stored_strings(row[7]),
                        stored_strings(row[8]), bool(row[9])) for row in rows]
-
-
-def stale_config_targets(db: Direct, config: Config) -> Iterator[list[TargetConfig]]:
-    """config.toml's targets whose stored rows differ (or are missing), a chunk at a time.
-
-    A chunk at a time so that a config of 100,000 targets never holds a second copy of itself;
-    most runs of a daemon or cron job find nothing stale.
-    """
-    targets = config.targets
-    columns = ", ".join(("name", "origin", *SYNCED))
-    for start in range(0, len(targets), CHUNK):
-        chunk = targets[start:start + CHUNK]
-        stored = {row[0]: row for row in db.rows(
-            f"SELECT {columns} FROM targets WHERE name IN ({marks(len(chunk))})",
-            [spec.name for spec in chunk])}
-        stale = [spec for spec in chunk if _differs(stored.get(spec.name), spec)]
-        if stale:
-            yield stale
-
-
-def _differs(row: tuple | None, spec: TargetConfig) -> bool:
-    """Whether the stored ``row`` (name, origin, then :data:`SYNCED`) needs ``spec`` written."""
-    return row is None or row[1] != "config" or tuple(row[2:]) != synced_values(spec)
-
-
-def dropped_config_targets(db: Direct, config: Config) -> list[str]:
-    """Enabled targets that came from config.toml and are no longer listed there."""
-    listed = {spec.name for spec in config.targets}
-    return [row[0] for row in db.rows(
-        "SELECT name FROM targets WHERE origin = 'config' AND enabled")
-        if row[0] not in listed]
-
-
-def config_targets_in_sync(db: Direct, config: Config) -> bool:
-    """Whether the database already agrees with config.toml's [[targets]]."""
-    return next(stale_config_targets(db, config), None) is None \
-        and not dropped_config_targets(db, config)
 
 
 # --- a check's previous state and its plain outcomes ------------------------------------------

@@ -29,7 +29,7 @@ _SEPARATOR = "\x00"
 #: Stands in for a target's fingerprint after its URL or selectors changed: it matches no
 #: page, and it tells the next check that the settings, not the page, may be what changed:
 #: its text is recorded without an alert, and without the length-collapse test against a
-#: version read the old way (see :func:`tracker.targets.forget_validators`).
+#: version read the old way (see :func:`tracker.target_sync.forget_validators`).
 SETTINGS_CHANGED = "settings-changed"
 
 

@@ -27,17 +27,13 @@ from .change_rows import (
     settled_alert_state,
 )
 from .config import Config
-from .direct import LATEST_VERSIONS, Direct, marks
+from .direct import LATEST_VERSIONS, Direct, insert_rows, marks
 from .fetch import FetchResult
 from .normalize import NORMALIZER_VERSION
 from .target_spec import TargetSpec
 
 FIRST_VERSION = "first_version"
 NEW_VERSION = "new_version"
-
-#: Bind parameters per multi-row INSERT (SQLite allows 32,766 since 3.32; PostgreSQL more).
-_MAX_PARAMS = 30_000
-
 
 @dataclass(frozen=True)
 class NewText:
@@ -142,37 +138,6 @@ def _insert_changes(db: Direct, config: Config, fits: list[tuple[int, NewText]],
               if row["alert_state"] == ALERT_QUEUED]
     insert_rows(db, "alerts", alerts)
     return change_of
-
-
-def insert_rows(db: Direct, table: str, rows: list[dict], key: str | None = None) -> list[int]:
-    """Multi-row INSERTs returning the new ids in the order of ``rows`` (none without a key).
-
-    SQLite returns RETURNING rows in no promised order, so each row is told apart by its
-    ``key`` column instead (a target, snapshot or version id, unique within a batch); rows
-    the key cannot tell apart go one statement each. Datetimes are bound as the ORM stores
-    them.
-    """
-    if not rows:
-        return []
-    columns = list(rows[0])
-    values = [tuple(db.stamp(v) if isinstance(v, datetime) else v for v in row.values())
-              for row in rows]
-    statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-    one = f"({marks(len(columns))})"
-    if key is None:
-        db.execute_many(statement + one, values)
-        return []
-    keys = [row[key] for row in rows]
-    if len(set(keys)) < len(keys):
-        return [db.rows(statement + one + " RETURNING id", row)[0][0] for row in values]
-    ids: dict[object, int] = {}
-    per_statement = max(1, _MAX_PARAMS // len(columns))
-    for start in range(0, len(values), per_statement):
-        part = values[start:start + per_statement]
-        returned = db.rows(statement + ", ".join([one] * len(part)) + f" RETURNING id, {key}",
-                           [value for row in part for value in row])
-        ids.update((row_key, row_id) for row_id, row_key in returned)
-    return [ids[k] for k in keys]
 
 
 def _ensure_states(db: Direct, target_ids: list[int]) -> None:
