@@ -172,26 +172,47 @@ def test_a_locked_new_database_is_waited_for_other_errors_are_reported(
         tmp_path: Path, monkeypatch) -> None:
     import sqlite3
 
-    from sqlalchemy.exc import OperationalError
-    from sqlmodel import SQLModel
+    import tracker.store as store_module
 
-    config = parse_config({}, tmp_path / "config.toml")
-    real = SQLModel.metadata.create_all
+    real = store_module.configure_sqlite
     answers = ["database is locked", "database is locked"]
 
-    def create_all(engine) -> None:  # type: ignore[no-untyped-def]
+    def configure(connection: sqlite3.Connection) -> None:
         if answers:
-            raise OperationalError("CREATE TABLE", {}, sqlite3.OperationalError(answers.pop(0)))
-        real(engine)
+            raise sqlite3.OperationalError(answers.pop(0))
+        real(connection)
 
-    monkeypatch.setattr(SQLModel.metadata, "create_all", create_all)
-    store = Store.open(config)  # a third try, after two "locked" answers
+    monkeypatch.setattr(store_module, "configure_sqlite", configure)
+    Store.open(parse_config({}, tmp_path / "config.toml")).close()  # after two "locked"
     assert not answers
-    store.close()
     answers.append("disk I/O error")
-    (tmp_path / "other").mkdir()  # a new database: the first one has its tables by now
-    with pytest.raises(StoreError, match="disk I/O error"):
+    (tmp_path / "other").mkdir()
+    with pytest.raises(StoreError, match="cannot open .*: disk I/O error"):
         Store.open(parse_config({}, tmp_path / "other" / "config.toml"))
+
+
+def test_a_new_sqlite_database_gets_exactly_the_schema_sqlalchemy_would_create(
+        tmp_path: Path) -> None:
+    """schema_sqlite.sql spares a first run SQLAlchemy; it must not drift from the models."""
+    import sqlite3
+
+    from tracker.store import _create_tables, make_engine
+
+    def schema(path: Path) -> list[tuple]:
+        connection = sqlite3.connect(path)
+        rows = [(kind, name, table, " ".join((sql or "").split())) for kind, name, table, sql
+                in connection.execute("SELECT type, name, tbl_name, sql FROM sqlite_master")]
+        connection.close()
+        return sorted(rows)
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'orm.db'}")
+    _create_tables(engine)
+    engine.dispose()
+    store = Store.open(parse_config({}, tmp_path / "config.toml"))
+    assert store._engine is None
+    store.close()
+    assert schema(tmp_path / "tracker.db") == schema(tmp_path / "orm.db")
+    Store.open(parse_config({}, tmp_path / "config.toml")).close()  # opening again: no error
 
 
 def test_a_long_history_is_not_all_deltas_of_one_base(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -91,7 +91,46 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
 
 def _create_tables(engine: Engine) -> None:
-    """Create missing tables; a "locked" answer is retried within the busy timeout.
+    """Create missing tables through SQLAlchemy (PostgreSQL, in-memory SQLite)."""
+    from sqlalchemy.exc import OperationalError
+    from sqlmodel import SQLModel
+
+    from . import models  # noqa: F401  (registers the tables)
+
+    _retry_locked(lambda: SQLModel.metadata.create_all(engine),
+                  lambda exc: isinstance(exc, OperationalError) and "locked" in str(exc.orig))
+
+
+def _create_sqlite_schema(path: str) -> None:
+    """Create missing tables and indexes from ``schema_sqlite.sql``, in one transaction."""
+    script = (Path(__file__).with_name("schema_sqlite.sql")).read_text(encoding="utf-8")
+    sql = "\n".join(line for line in script.splitlines() if not line.startswith("--"))
+    statements = [_if_not_exists(s.strip()) for s in sql.split(";") if s.strip()]
+
+    def create() -> None:
+        connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            configure_sqlite(connection)
+            connection.execute("BEGIN IMMEDIATE")
+            for statement in statements:
+                connection.execute(statement)
+            connection.commit()
+        finally:
+            connection.close()
+
+    _retry_locked(create, lambda exc: isinstance(exc, sqlite3.OperationalError)
+                  and "locked" in str(exc))
+
+
+def _if_not_exists(statement: str) -> str:
+    for kind in ("CREATE TABLE ", "CREATE UNIQUE INDEX ", "CREATE INDEX "):
+        if statement.startswith(kind):
+            return statement.replace(kind, kind + "IF NOT EXISTS ", 1)
+    raise ValueError(f"unexpected statement in schema_sqlite.sql: {statement[:40]!r}")
+
+
+def _retry_locked(action: Callable[[], None], locked: Callable[[Exception], bool]) -> None:
+    """Run ``action``; a "locked" answer is retried within the busy timeout.
 
     Two processes setting up the same brand-new SQLite file (two cron jobs, or the CLI and the
     daemon started together) can get "database is locked" at once, without SQLite's busy
@@ -99,19 +138,14 @@ def _create_tables(engine: Engine) -> None:
     checks on a new database, on a loaded machine. Creating tables is idempotent, so waiting
     and trying again is safe; any other error, or the timeout running out, is reported.
     """
-    from sqlalchemy.exc import OperationalError
-    from sqlmodel import SQLModel
-
-    from . import models  # noqa: F401  (registers the tables)
-
     deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
     pause = 0.05
     while True:
         try:
-            SQLModel.metadata.create_all(engine)
+            action()
             return
-        except OperationalError as exc:
-            if "locked" not in str(exc.orig) or time.monotonic() + pause > deadline:
+        except Exception as exc:
+            if not locked(exc) or time.monotonic() + pause > deadline:
                 raise
         time.sleep(pause)
         pause = min(pause * 2, 1.0)
@@ -165,15 +199,17 @@ class Store:
         """Open (creating if needed) the blob folder first, then the database.
 
         The folder is checked first so a bad ``storage.snapshots`` leaves no empty database
-        behind. A SQLite file that already has the schema is left for first use to open.
+        behind. A SQLite file gets its tables from ``schema_sqlite.sql`` if it lacks them, and
+        its SQLAlchemy engine only when something first needs the ORM.
         """
         snapshots = config.snapshots_dir
         if snapshots.exists() and not snapshots.is_dir():
             raise StoreError(f"storage.snapshots: {snapshots} is not a folder")
         url = config.database_url
         path = sqlite_path(url)
-        ready = path is not None and _has_schema(path)
-        engine = None if ready else make_engine(url)
+        if path is not None and not Path(path).parent.exists():
+            raise StoreError(f"storage.database: folder {Path(path).parent} does not exist")
+        engine = None if path is not None else make_engine(url)
         try:
             snapshots.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -182,6 +218,11 @@ class Store:
         store = cls(url, BlobStore(snapshots), engine)
         if engine is not None:
             store._prepare(engine)
+        elif path is not None and not _has_schema(path):
+            try:
+                _create_sqlite_schema(path)
+            except sqlite3.DatabaseError as exc:  # locked too long, or not a database at all
+                raise StoreError(f"storage.database: cannot open {url}: {exc}") from None
         return store
 
     def _prepare(self, engine: Engine) -> None:
