@@ -14,6 +14,7 @@ import os
 import signal
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -144,6 +145,7 @@ class Checker:
         self.store = store
         self.executor = executor
         self._wayback = None  # created on first use by a source = "wayback" target
+        self._connections: dict[str, direct.Direct] = {}  # "read" and "write", kept open
 
     async def check_many(self, targets: Iterable[TargetSpec] | SharedTargets,
                          on_done: Callable[[CheckOutcome], None] | None = None,
@@ -219,6 +221,7 @@ class Checker:
         finally:
             await queue.put(None)
             await writing
+            self._close_connections()  # a cycle's end: SQLite may fold its WAL back in
             if own_fetcher:
                 await fetcher.__aexit__(None, None, None)
                 await self.aclose()
@@ -273,7 +276,7 @@ class Checker:
         if any(p.analysis is not None and p.analysis.raw_sha for p in batch):
             self.store.blobs.sync()  # blob bytes reach the disk before rows point at them
         try:
-            with direct.connection(self.store) as db, db.transaction(write=True):
+            with self._connection("write") as db, db.transaction(write=True):
                 outcomes = dict(self._record_unchanged(
                     db, [p for p in batch if p.plain_unchanged]))
                 outcomes.update(self._record_new_texts(
@@ -336,6 +339,7 @@ class Checker:
         return record_archive_outcome(self.config, self.store, spec, kind, detail, now)
 
     async def aclose(self) -> None:
+        self._close_connections()
         if self._wayback is not None:
             await self._wayback.aclose()
             self._wayback = None
@@ -353,8 +357,31 @@ class Checker:
                 yield spec, previous.get(spec.id, NO_PREVIOUS)
 
     def _load_previous(self, target_ids: list[int]) -> dict[int, Previous]:
-        with direct.connection(self.store) as db:
+        with self._connection("read") as db:
             return direct.load_previous(db, target_ids)
+
+    @contextmanager
+    def _connection(self, role: str) -> Iterator[direct.Direct]:
+        """This checker's connection for reads, or for writes: opened once, not per batch.
+
+        Opening a SQLite connection and closing it again costs more than a batch's statements
+        (closing the last one checkpoints the WAL). Reads and writes keep separate
+        connections: the writer runs in a thread while the event loop reads the next claim.
+        A connection that failed is dropped, so the next use starts afresh.
+        """
+        db = self._connections.get(role)
+        if db is None:
+            db = self._connections[role] = direct.Direct(self.store.connect())
+        try:
+            yield db
+        except BaseException:
+            self._connections.pop(role, None)
+            db.close()
+            raise
+
+    def _close_connections(self) -> None:
+        while self._connections:
+            self._connections.popitem()[1].close()
 
 
 #: Below this many targets a worker pool costs more to start than it saves.
