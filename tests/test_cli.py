@@ -331,9 +331,41 @@ def test_a_version_can_be_named_by_the_date_it_was_in_force(page_server, config:
                                  config=config).stdout
 
 
+def test_the_digest_can_be_queued_and_sent_by_hand(page_server, smtp, tmp_path) -> None:
+    """Non-material edits wait for the daemon's digest; `alerts --digest` queues it now."""
+    page_server.html("/p", policy())
+    config = tmp_path / "config.toml"
+    config.write_text(f'[fetch]\nper_host_delay = 0\nretries = 0\n[email]\nhost = "127.0.0.1"\n'
+                      f'port = {smtp.port}\nsecurity = "none"\nsender = "t@example.org"\n'
+                      f'recipients = ["team@example.org"]\n[daemon]\ndigest = "0 8 * * 1"\n'
+                      f'[[targets]]\nname = "acme"\nurl = "{page_server.url("/p")}"\n',
+                      encoding="utf-8")
+    run("check", "--all", config=config)
+    assert run("alerts", "--digest", config=config).stdout.strip() == \
+        "no changes waiting for the digest"
+    page_server.html("/p", policy().replace(
+        "<h2>More</h2>", "<p>This notice is written in plain language so that it is easy to "
+                         "read.</p><h2>More</h2>"))
+    run("check", "--all", config=config)
+    listed = run("alerts", config=config).stdout
+    assert "no alerts yet" in listed
+    assert "1 change waiting for the next digest (`tracker alerts --digest` queues it now)" \
+        in listed
+    sent = run("alerts", "--digest", "--send", config=config).stdout.splitlines()
+    assert sent[0].startswith("queued digest alert ") and sent[0].endswith(
+        "-> team@example.org")
+    assert sent[1] == "sent 1, retrying 0, failed 0"
+    [mail] = smtp.wait_for(1)
+    assert "acme" in mail["Subject"] and mail["To"] == "team@example.org"
+    assert "plain language" in mail.get_body(("plain",)).get_content()
+    again = run("alerts", "--digest", config=config).stdout
+    assert again.strip() == "no changes waiting for the digest"  # in exactly one digest
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["alerts", "--html"], "Invalid value for '--html': only with --preview NAME"),
-    (["alerts", "--preview", "x", "--send"], "Invalid value for '--send': --preview sends"),
+    (["alerts", "--preview", "x", "--send"], "--preview sends and queues nothing"),
+    (["alerts", "--preview", "x", "--digest"], "--preview sends and queues nothing"),
     (["alerts", "--limit", "0"], "Invalid value for '--limit'"),
 ])
 def test_alerts_options_that_do_not_go_together(config: Path, args, message) -> None:

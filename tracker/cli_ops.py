@@ -6,6 +6,7 @@ cli.py imports this module at its bottom, which is what registers the commands.
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Annotated
 
@@ -58,29 +59,39 @@ def alerts(ctx: typer.Context,
                "--html", help="With --preview: print the HTML part.")] = False,
            send: Annotated[bool, typer.Option(
                "--send", help="Send every unsent alert now, ignoring retry delays.")] = False,
+           digest: Annotated[bool, typer.Option(
+               "--digest", help="Put the changes waiting for the digest into digest mails "
+                                "now, not at the daemon's next digest time (with --send: "
+                                "and send them).")] = False,
            ) -> None:
-    """The email outbox: list alerts, preview one, or flush the outbox once."""
+    """The email outbox: list alerts, preview one, queue the digest, or flush the outbox."""
     if html and preview is None:
         raise typer.BadParameter("only with --preview NAME", param_hint="'--html'")
-    if send and preview is not None:
-        raise typer.BadParameter("--preview sends nothing; use one or the other",
-                                 param_hint="'--send'")
+    if (send or digest) and preview is not None:
+        raise typer.BadParameter("--preview sends and queues nothing; use one or the other",
+                                 param_hint="'--send' / '--digest'")
     c = _ctx(ctx)
     if preview is not None:
         _preview(c, preview, html)
         return
+    if digest:
+        _queue_digest(c)
     if send:
         _send(c)
+    if send or digest:
         return
+    from .alerts.digest import pending_digest_changes
     from .alerts.outbox import list_alerts
 
     with c.store.session() as session:
         rows = list_alerts(session, pending_only=pending, limit=limit)
+        waiting = len(pending_digest_changes(session))
     if format == Format.json:
         _print_json(rows)
         return
     if not rows:
         out.print("no pending alerts" if pending else "no alerts yet")
+        _digest_note(waiting)
         return
     table = _table("id", "created", "kind", "target", "status", "tries", "subject", "when / error")
     styles = {"sent": "green", "pending": "yellow", "sending": "cyan", "failed": "red",
@@ -95,6 +106,7 @@ def alerts(ctx: typer.Context,
                       f"[{styles.get(status, '')}]{status}[/]", str(row["attempts"]),
                       escape(row["subject"]), escape(when))
     table.print()
+    _digest_note(waiting)
     if not c.config.email.enabled:
         out.print(escape("email is not configured ([email] host): alerts stay in the outbox"))
 
@@ -131,6 +143,28 @@ _DELIVERY = {
     "none": "this change is never mailed (noise, or the digest is off)",
     "suppressed": "this change is never mailed (imported history, or an edit of the target)",
 }
+
+
+def _digest_note(waiting: int) -> None:
+    if waiting:
+        out.print(escape(f"{waiting} change{'s' if waiting != 1 else ''} waiting for the next "
+                         "digest (`tracker alerts --digest` queues it now)"))
+
+
+def _queue_digest(c: Context) -> None:
+    """What the daemon's digest job does, now (the daemon may run meanwhile: each change goes
+    into exactly one digest, whichever queues it first)."""
+    from .alerts.digest import queue_digest
+
+    with c.store.session() as session:
+        queued = [(alert.id, alert.subject, alert.recipients_json) for alert in
+                  queue_digest(session, c.config)]
+    if not queued:
+        out.print("no changes waiting for the digest")
+        return
+    for alert_id, subject, recipients in queued:
+        to = ", ".join(json.loads(recipients)) or "nobody yet (no recipients configured)"
+        out.print(escape(f"queued digest alert {alert_id}: {subject} -> {to}"))
 
 
 def _send(c: Context) -> None:
