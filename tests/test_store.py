@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
+from tracker import direct
 from tracker.blobs import BlobError, BlobStore
 from tracker.config import parse_config
 from tracker.store import Store, StoreError
@@ -94,19 +94,20 @@ def test_a_delta_whose_base_is_damaged_says_so(tmp_path: Path) -> None:
 
 def test_reads_do_not_wait_for_another_process_writing(tmp_path: Path) -> None:
     store = Store.open(parse_config({}, tmp_path / "config.toml"))
-    writer = sqlite3.connect(store.engine.url.database, isolation_level=None)
+    writer = sqlite3.connect(tmp_path / "tracker.db", isolation_level=None)
     writer.execute("BEGIN IMMEDIATE")  # as a check shard's writer holds it while it records
     writer.execute("INSERT INTO targets (name, url, select_json, remove_json, source, "
                    "tags_json, recipients_json, enabled, origin, created_at) VALUES ('a', "
                    "'https://a.example/', '[]', '[]', 'live', '[]', '[]', 1, 'cli', "
                    "'2026-01-01')")
     started = time.monotonic()
-    with store.reading() as session:
-        assert session.execute(text("SELECT count(*) FROM targets")).scalar() == 0
-    assert time.monotonic() - started < 5  # not the 30 s busy timeout
-    writer.execute("COMMIT")
-    with store.reading() as session:
-        assert session.execute(text("SELECT count(*) FROM targets")).scalar() == 1
+    with direct.connection(store) as db:  # as the next claim's previous state is read
+        with db.transaction(write=False):
+            assert db.rows("SELECT count(*) FROM targets") == [(0,)]
+        assert time.monotonic() - started < 5  # not the 30 s busy timeout
+        writer.execute("COMMIT")
+        with db.transaction(write=False):
+            assert db.rows("SELECT count(*) FROM targets") == [(1,)]
 
 
 def test_sqlite_store_uses_wal(tmp_path: Path) -> None:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BindParameter
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from .blobs import BlobStore
@@ -42,18 +40,6 @@ def latest_version(session: Session, target_id: int,
         query = query.where(Version.captured_at <= before)
     query = query.order_by(col(Version.captured_at).desc(), col(Version.id).desc()).limit(1)
     return session.exec(query).first()
-
-
-def latest_versions_query(target_ids: list[int] | BindParameter):  # type: ignore[no-untyped-def]
-    """A query for the latest version of each of ``target_ids`` (one row per target).
-
-    ``target_ids`` may be an expanding bind parameter, for a query built once and run often.
-    """
-    inner = aliased(Version)
-    newest = select(inner.id).where(inner.target_id == Version.target_id) \
-        .order_by(col(inner.captured_at).desc(), col(inner.id).desc()).limit(1) \
-        .correlate(Version).scalar_subquery()
-    return select(Version).where(col(Version.target_id).in_(target_ids), Version.id == newest)
 
 
 def next_version(session: Session, target_id: int, after: datetime) -> Version | None:

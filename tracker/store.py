@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
 BUSY_TIMEOUT_MS = 30_000
-_READ_ONLY = "tracker_read_only"  # execution option of Store.reading's connections
 
 
 class StoreError(Exception):
@@ -83,11 +82,10 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
-        # Writers take the write lock up front (a deferred transaction that reads, then writes
-        # gets SQLITE_BUSY without the busy timeout); readers (Store.reading) need no lock in
-        # WAL mode and must not queue behind another process's writes.
-        read_only = connection.get_execution_options().get(_READ_ONLY, False)
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        # Writers take the write lock up front: a deferred transaction that reads, then writes
+        # gets SQLITE_BUSY without the busy timeout. (The check cycle's reads go through
+        # tracker.direct, whose readers take no lock.)
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _create_tables(engine: Engine) -> None:
@@ -242,10 +240,6 @@ class Store:
             self._engine = engine
         return self._engine
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.url.startswith("sqlite")
-
     def connect(self) -> Any:
         """A plain DB-API connection (configured like the engine's): the caller closes it."""
         path = sqlite_path(self.url)
@@ -268,20 +262,6 @@ class Store:
             except BaseException:
                 session.rollback()
                 raise
-
-    @contextmanager
-    def reading(self) -> Iterator[Session]:
-        """A session for reads only: it neither waits for nor blocks other writers.
-
-        A check cycle's shards read previous state while another shard's writer holds the
-        write lock; through :meth:`session` each read would wait for that commit.
-        """
-        from sqlmodel import Session
-
-        with self.engine.connect() as connection:
-            connection = connection.execution_options(**{_READ_ONLY: True})
-            with Session(bind=connection) as session:
-                yield session
 
     def close(self) -> None:
         """Close the engine's connections, if it was ever made (before a fork, or at exit)."""
