@@ -33,7 +33,8 @@ CHUNK = 500
 class Direct:
     """A DB-API connection and the dialect details plain statements need.
 
-    Statements are written with ``?`` placeholders; PostgreSQL's drivers get ``%s``.
+    Statements are written with ``?`` placeholders; PostgreSQL's drivers get ``%s`` (so a
+    statement must hold no literal ``?`` or ``%``: values go in as parameters).
     """
 
     def __init__(self, connection: Any, owned: bool = True) -> None:
