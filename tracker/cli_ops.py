@@ -80,12 +80,12 @@ def alerts(ctx: typer.Context,
         _send(c)
     if send or digest:
         return
-    from .alerts.digest import pending_digest_changes
+    from .alerts.digest import waiting_for_digest
     from .alerts.outbox import list_alerts
 
     with c.store.session() as session:
         rows = list_alerts(session, pending_only=pending, limit=limit)
-        waiting = len(pending_digest_changes(session))
+        waiting = waiting_for_digest(session)
     if format == Format.json:
         _print_json(rows)
         return

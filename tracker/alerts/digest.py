@@ -31,6 +31,14 @@ def pending_digest_changes(session: Session) -> list[tuple[Change, Target]]:
         .where(Change.alert_state == ALERT_DIGEST).order_by(col(Change.id))).all())
 
 
+def waiting_for_digest(session: Session) -> int:
+    """How many changes the next digest would carry (counted, not loaded)."""
+    from sqlalchemy import func
+
+    return session.exec(select(func.count()).select_from(Change)
+                        .where(Change.alert_state == ALERT_DIGEST)).one()
+
+
 def queue_digest(session: Session, config: Config, now: datetime | None = None) -> list[Alert]:
     """Put every change waiting for the digest into digest alerts; returns the new alerts."""
     now = now or now_utc()
