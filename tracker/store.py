@@ -175,7 +175,7 @@ def _has_schema(path: str) -> bool:
                 "SELECT name FROM sqlite_master WHERE type = 'table'")}
         finally:
             connection.close()
-    except sqlite3.Error:  # not a database, unreadable: the engine reports it properly
+    except sqlite3.Error:  # not a database, or unreadable: creating the tables says which
         return False
     return names >= TABLES
 
