@@ -155,6 +155,33 @@ def test_a_page_that_trips_a_bug_fails_alone(page_server, env_factory, monkeypat
                           "recursion depth exceeded")
 
 
+def test_a_failed_orm_write_retries_only_its_own_pages(page_server, env_factory,
+                                                      monkeypatch) -> None:
+    """New texts are written in plain SQL, failures through the ORM, in two transactions: when
+    the second fails, the first's pages are recorded already and keep their outcome."""
+    import tracker.check_orm
+
+    real = tracker.check_orm.record_one_by_one
+    raised = []
+
+    def flaky(config, store, batch):  # type: ignore[no-untyped-def]
+        if len(batch) > 1:
+            raised.append(len(batch))
+            raise RuntimeError("the ORM transaction failed")
+        return real(config, store, batch)
+
+    monkeypatch.setattr(tracker.check_orm, "record_one_by_one", flaky)
+    for path in ("/a", "/b"):
+        page_server.html(path, policy())
+    for path in ("/x", "/y"):
+        page_server.routes[path] = lambda _request: (500, {}, b"oops")
+    env = env_factory(["/a", "/b", "/x", "/y"])
+    assert env.check() == {"a": "first_version", "b": "first_version", "x": "quarantined",
+                           "y": "quarantined"}
+    assert raised == [2]  # one batch; its two failures were retried one at a time
+    assert len(env.rows(Version)) == 2 and len(env.rows(CheckLog)) == 4
+
+
 def test_a_selected_block_swapped_by_class_is_a_new_version(tmp_path, page_server) -> None:
     # Tags and texts stay put; only which <div> carries the selected class moves. The
     # fingerprint must not call that unchanged.

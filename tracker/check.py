@@ -266,12 +266,13 @@ class Checker:
         return analysis
 
     def _record_batch(self, batch: list[_Pending]) -> list[CheckOutcome]:
-        """Record outcomes in one transaction; on any error, fall back to one per target.
+        """Record outcomes in two transactions at most; a failed one is retried per target.
 
-        The common cases take multi-row statements in plain SQL: unchanged pages two bulk
-        UPDATEs, new texts :mod:`tracker.record_bulk`. Everything else (failures, recoveries,
-        races) goes to :mod:`tracker.check_orm`, whose SQLAlchemy is imported only when a
-        cycle has such an outcome to record.
+        The common cases take multi-row statements in plain SQL, in one transaction:
+        unchanged pages two bulk UPDATEs, new texts :mod:`tracker.record_bulk`. Everything
+        else (failures, recoveries, races) goes to :mod:`tracker.check_orm`, whose SQLAlchemy
+        is imported only when a cycle has such an outcome to record. Only the pages of a
+        transaction that failed are retried: those of the other one are recorded already.
         """
         if any(p.analysis is not None and p.analysis.raw_sha for p in batch):
             self.store.blobs.sync()  # blob bytes reach the disk before rows point at them
@@ -281,18 +282,28 @@ class Checker:
                     db, [p for p in batch if p.plain_unchanged]))
                 outcomes.update(self._record_new_texts(
                     db, [p for p in batch if p.plain_new_text]))
-            rest = [p for p in batch if id(p) not in outcomes]
-            if rest:
-                from .check_orm import record_one_by_one
-
-                outcomes.update((id(p), outcome) for p, outcome in zip(
-                    rest, record_one_by_one(self.config, self.store, rest), strict=True))
-            return [outcomes[id(p)] for p in batch]
         except Exception:
             if len(batch) == 1:
                 raise
-            log.warning("batched write failed; recording %d outcomes one by one", len(batch))
-            return [self._record_batch([pending])[0] for pending in batch]
+            return self._one_by_one(batch)
+        rest = [p for p in batch if id(p) not in outcomes]
+        if rest:
+            from .check_orm import record_one_by_one
+
+            try:
+                recorded = record_one_by_one(self.config, self.store, rest)
+            except Exception:
+                if len(rest) == 1:
+                    raise
+                recorded = self._one_by_one(rest)
+            outcomes.update((id(p), outcome) for p, outcome in zip(rest, recorded, strict=True))
+        return [outcomes[id(p)] for p in batch]
+
+    def _one_by_one(self, batch: list[_Pending]) -> list[CheckOutcome]:
+        """After a batch's transaction failed: one target's outcome at a time, so one bad
+        outcome costs only its own record."""
+        log.warning("batched write failed; recording %d outcomes one by one", len(batch))
+        return [self._record_batch([pending])[0] for pending in batch]
 
     @staticmethod
     def _record_unchanged(db: direct.Direct,
