@@ -373,22 +373,29 @@ class Checker:
 
     @contextmanager
     def _connection(self, role: str) -> Iterator[direct.Direct]:
-        """This checker's connection for reads, or for writes: opened once, not per batch.
+        """This checker's SQLite connection for reads, or for writes: opened once, not per batch.
 
         Opening a SQLite connection and closing it again costs more than a batch's statements
         (closing the last one checkpoints the WAL). Reads and writes keep separate
         connections: the writer runs in a thread while the event loop reads the next claim.
-        A connection that failed is dropped, so the next use starts afresh.
+        A connection that failed is dropped, so the next use starts afresh. A database server's
+        connection goes back to its pool after each use instead: the pool checks it is alive
+        before lending it again, and a server restart or an idle timeout between two checks of
+        the daemon must not fail the next one.
         """
         db = self._connections.get(role)
         if db is None:
-            db = self._connections[role] = direct.Direct(self.store.connect())
+            db = direct.Direct(self.store.connect())
+            if db.sqlite:
+                self._connections[role] = db
         try:
             yield db
         except BaseException:
             self._connections.pop(role, None)
             db.close()
             raise
+        if not db.sqlite:
+            db.close()
 
     def _close_connections(self) -> None:
         while self._connections:
