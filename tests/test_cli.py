@@ -272,6 +272,25 @@ def test_a_cycle_of_unchanged_pages_never_imports_sqlalchemy(page_server, tmp_pa
     assert listed["b"]["enabled"] is False and listed["c"]["enabled"] is True
 
 
+def test_sqlite_urls_the_plain_sql_path_reads_as_sqlalchemy_does(tmp_path) -> None:
+    """A percent-escaped path is one file to both paths (SQLAlchemy decodes it), and an
+    in-memory database goes through the engine's pool, still as SQLite."""
+    target = '[[targets]]\nname = "a"\nurl = "http://127.0.0.1:9/x"\n'  # refused: a failure
+    escaped = tmp_path / "escaped"
+    escaped.mkdir()
+    (escaped / "config.toml").write_text(
+        f'[storage]\ndatabase = "sqlite:///my%20data.db"\n{target}', encoding="utf-8")
+    result = run("check", "--all", cwd=escaped)
+    assert result.stdout.splitlines()[-1] == "checked 1: 1 failed"
+    assert sorted(p.name for p in escaped.glob("*.db")) == ["my data.db"]
+    assert "failed x1" in run("status", cwd=escaped).stdout
+    memory = tmp_path / "memory"
+    memory.mkdir()
+    (memory / "config.toml").write_text(
+        f'[storage]\ndatabase = "sqlite:///:memory:"\n{target}', encoding="utf-8")
+    assert run("list", cwd=memory).stdout.split()[5:7] == ["a", "http://127.0.0.1:9/x"]
+
+
 def test_urls_names_and_errors_are_printed_as_text_not_markup(page_server, config: Path) -> None:
     # Square brackets are rich markup: a PHP-style query string lost its "[lang]", and a
     # redirect to ".../[/oops]" (kept as the target's last error) crashed `tracker status`.

@@ -39,7 +39,10 @@ class Direct:
 
     def __init__(self, connection: Any, owned: bool = True) -> None:
         self.connection = connection
-        self.sqlite = isinstance(connection, sqlite3.Connection)
+        # A pool's wrapper (an in-memory SQLite database goes through the engine) says what
+        # it wraps in driver_connection.
+        self.sqlite = isinstance(getattr(connection, "driver_connection", connection),
+                                 sqlite3.Connection)
         self._owned = owned  # False: borrowed from an ORM session, which ends its transaction
 
     @classmethod
@@ -93,7 +96,7 @@ class Direct:
             yield self
             return
         if self.sqlite:
-            self.connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            self.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         try:
             yield self
         except BaseException:

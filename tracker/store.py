@@ -12,11 +12,13 @@ used, not when the store opens: a check cycle of unchanged pages needs only plai
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from .blobs import BlobStore
 from .config import Config
@@ -159,7 +161,7 @@ def sqlite_path(url: str) -> str | None:
     """The file of a ``sqlite:///`` URL (None for other databases and in-memory ones)."""
     if not url.startswith("sqlite:///"):
         return None
-    path = url.removeprefix("sqlite:///").split("?", 1)[0]
+    path = unquote(url.removeprefix("sqlite:///").split("?", 1)[0])  # as SQLAlchemy reads it
     return path if path and path != ":memory:" else None
 
 
@@ -191,6 +193,7 @@ class Store:
         self.url = url
         self.blobs = blobs
         self._engine = engine
+        self._engine_lock = threading.Lock()  # a cycle's writer thread and its event loop
 
     @classmethod
     def open(cls, config: Config) -> Store:
@@ -234,11 +237,12 @@ class Store:
 
     @property
     def engine(self) -> Engine:
-        if self._engine is None:
-            engine = make_engine(self.url)
-            self._prepare(engine)
-            self._engine = engine
-        return self._engine
+        with self._engine_lock:
+            if self._engine is None:
+                engine = make_engine(self.url)
+                self._prepare(engine)
+                self._engine = engine
+            return self._engine
 
     def connect(self) -> Any:
         """A plain DB-API connection (configured like the engine's): the caller closes it."""
