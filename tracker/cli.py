@@ -23,7 +23,7 @@ from .blobs import BlobError
 from .config import Config, ConfigError, TargetConfig, config_path, load_config
 from .normalize import NormalizeError
 from .plaintext import plain_rows
-from .store import Store, StoreError
+from .store import Store, StoreError, sqlite_path
 from .target_spec import TargetError
 from .wayback_errors import WaybackError as WaybackErrors
 
@@ -182,10 +182,10 @@ class Context:
 
     def _new_default_database(self) -> Path | None:
         """The SQLite file about to be created for a missing default config.toml, if any."""
-        url = self.config.database_url
-        if self.path.exists() or not url.startswith("sqlite:///"):
+        path = sqlite_path(self.config.database_url)
+        if self.path.exists() or path is None:
             return None
-        database = Path(url.removeprefix("sqlite:///"))
+        database = Path(path)
         return None if database.exists() else database
 
     def config_without_targets(self) -> Config:
