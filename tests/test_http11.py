@@ -15,15 +15,18 @@ import pytest
 
 from tests.hostile_server import HostileServer, RawRequest, head
 from tests.hostile_server import hostile_server as start_hostile_server
+from tracker import http11
 from tracker.fetch import Fetcher, FetchSettings
 
 FAST = FetchSettings(timeout=3.0, per_host_delay=0.0, retries=0, backoff=0.01)
 PAGE = b"<html><body><main><h1>Privacy</h1>" + b"<p>We keep logs for a year.</p>" * 200
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+@pytest.fixture(params=[pytest.param(("asyncio", {}), id="asyncio"),
+                        pytest.param(("asyncio", {"use_uvloop": True}), id="uvloop")])
+def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict]:
+    """Both loops the client runs on: asyncio's in tests and libraries, uvloop in checks."""
+    return request.param
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +91,44 @@ async def test_repeated_headers_are_joined(hostile: HostileServer) -> None:
     async with Fetcher(FAST) as fetcher:
         result = await fetcher.fetch(hostile.url("/cookies"))
     assert result.headers["set-cookie"] == "a=1, b=2"
+
+
+@pytest.mark.anyio
+async def test_bytes_after_a_response_are_not_taken_for_the_next(hostile: HostileServer) -> None:
+    # A server that sends a second, unasked-for response: the connection is not reused, so
+    # the next request cannot receive it as its answer.
+    stale = head(200, {"Content-Type": "text/html"}, 5) + b"STALE"
+    hostile.routes["/double"] = raw_route(
+        head(200, {"Content-Type": "text/html"}, len(PAGE)) + PAGE + stale)
+    hostile.routes["/fresh"] = raw_route(head(200, {"Content-Type": "text/html"}, 5) + b"fresh")
+    before = hostile.connections
+    async with Fetcher(FAST) as fetcher:
+        first = await fetcher.fetch(hostile.url("/double"))
+        second = await fetcher.fetch(hostile.url("/fresh"))
+    assert first.ok and first.body == PAGE
+    assert second.ok and second.body == b"fresh"
+    assert hostile.connections - before == 2
+
+
+@pytest.mark.anyio
+async def test_a_stored_validator_cannot_add_request_headers(hostile: HostileServer) -> None:
+    # ETags come back from servers; one with CR/LF in it must not become headers of its own.
+    hostile.routes["/page"] = raw_route(head(200, {"Content-Type": "text/html"}, 5) + b"hello")
+    seen = len(hostile.requests)
+    async with Fetcher(FAST) as fetcher:
+        result = await fetcher.fetch(hostile.url("/page"), etag='"a"\r\nX-Injected: 1')
+    assert result.error is not None and result.error.startswith("invalid request")
+    assert all("x-injected" not in r.headers for r in hostile.requests[seen:])
+
+
+@pytest.mark.anyio
+async def test_a_big_body_arrives_whole_through_back_pressure(hostile: HostileServer) -> None:
+    big = b"<p>" + b"x" * 3_000_000 + b"</p>"  # far over the buffer that pauses reading
+    hostile.routes["/big"] = raw_route(head(200, {"Content-Type": "text/html"}, len(big)) + big)
+    async with Fetcher(FAST) as fetcher:
+        result = await fetcher.fetch(hostile.url("/big"))
+        again = await fetcher.fetch(hostile.url("/big"))  # the connection is reusable after
+    assert result.ok and result.body == big and again.ok and again.body == big
 
 
 # --- TLS -------------------------------------------------------------------------------------
@@ -162,13 +203,13 @@ async def test_internationalized_host_is_sent_in_ascii(hostile: HostileServer,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     # Every connection goes to the local server; the host the client asked for is recorded.
     connected: list[str] = []
-    real_open = asyncio.open_connection
+    real_open = http11.open_connection
 
     async def to_local(host: str, port: int, **kwargs):  # type: ignore[no-untyped-def]
         connected.append(host)
         return await real_open("127.0.0.1", hostile.port, **kwargs)
 
-    monkeypatch.setattr("tracker.http11.asyncio.open_connection", to_local)
+    monkeypatch.setattr(http11, "open_connection", to_local)
     hostile.routes["/idn"] = raw_route(head(200, {"Content-Type": "text/html"}, len(PAGE)) + PAGE)
     async with Fetcher(FAST) as fetcher:
         result = await fetcher.fetch("http://bücher.example/idn")

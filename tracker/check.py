@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from . import direct
+from . import direct, eventloop
 from .analysis import PageAnalysis, PageJob, analyze_page, quick_unchanged
 from .config import Config
 from .direct import NO_PREVIOUS, Previous
@@ -432,4 +432,4 @@ def run_checks(config: Config, store: Store, targets: list[TargetSpec],
     shards = shard_count(config, len(targets))
     if shards > 1:
         return run_sharded(config, store, targets, shards, on_done)
-    return asyncio.run(Checker(config, store).check_many(targets, on_done))
+    return eventloop.run(Checker(config, store).check_many(targets, on_done))

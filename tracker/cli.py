@@ -624,8 +624,7 @@ def backfill(ctx: typer.Context, name: str,
              every: Annotated[Every, typer.Option(help="At most one capture per period.")]
              = Every.day) -> None:
     """Import a page's history from the Wayback Machine (resumable; never alerts)."""
-    import asyncio
-
+    from . import eventloop
     from .backfill import BackfillProgress
     from .backfill import backfill as run_backfill
     from .targets import TargetSpec, get_target
@@ -646,8 +645,8 @@ def backfill(ctx: typer.Context, name: str,
                             versions=p.new_versions)
 
         try:
-            result = asyncio.run(run_backfill(c.config, c.store, spec, start, end,
-                                              every.value, show))
+            result = eventloop.run(run_backfill(c.config, c.store, spec, start, end,
+                                                every.value, show))
         except WaybackErrors as exc:
             raise TargetError(f"Wayback Machine: {exc}") from None
     out.print(f"{escape(name)}: {result.found} captures found, {result.skipped} already stored, "

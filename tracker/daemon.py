@@ -30,6 +30,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import Session, col, select
 
+from . import eventloop
 from .check import Checker, CheckOutcome, fetch_settings, make_executor
 from .config import Config, ConfigError, load_config
 from .daemon_lock import DaemonLock
@@ -423,7 +424,7 @@ def run_daemon(config: Config, store: Store) -> None:
         config.email.password()  # a missing password variable is a startup error, not a retry
     lock = DaemonLock.acquire(config.database_url, store.engine, config.storage.shared)
     try:
-        asyncio.run(Daemon(config, store).run())
+        eventloop.run(Daemon(config, store).run())
     finally:
         lock.release()
         store.close()

@@ -352,7 +352,7 @@ class Fetcher:
             return _Outcome(url, status, headers,
                             error=f"timed out after {self.settings.timeout:g} s {phase}")
         except (httpx.HTTPError, httpx.InvalidURL, OSError, zlib.error, http11.ProtocolError,
-                http11.ConnectionClosed) as exc:
+                http11.ConnectionClosed, http11.InvalidRequest) as exc:
             message, retryable = _describe(exc, target, in_body=status is not None)
             return _Outcome(url, status, headers, error=message, retryable=retryable)
         retry_after = None
@@ -604,6 +604,8 @@ def _describe(exc: BaseException, target: httpx.URL, in_body: bool) -> tuple[str
             return f"connection refused by {where}", True
     if isinstance(exc, httpx.ConnectError):
         return f"cannot connect to {where}: {detail}", True
+    if isinstance(exc, http11.InvalidRequest):
+        return f"invalid request: {detail}", False
     if isinstance(exc, http11.ProtocolError):
         if in_body:
             return f"truncated body: {detail}", True

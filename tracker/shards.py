@@ -10,7 +10,6 @@ get free. Each shard gets its share of the concurrency limits.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import multiprocessing
 import os
@@ -20,6 +19,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable
 
+from . import eventloop
 from .check import Checker, CheckOutcome, SharedTargets
 from .config import Config
 from .store import Store
@@ -113,7 +113,7 @@ def run_sharded(config: Config, store: Store, targets: list[TargetSpec], shards:
     relaying.start()
     completed = False
     try:
-        asyncio.run(Checker(part, store).check_many(plan[0], report))
+        eventloop.run(Checker(part, store).check_many(plan[0], report))
         relaying.join()
         completed = True
     finally:
@@ -133,7 +133,7 @@ def _shard_main(config: Config, targets: list[TargetSpec] | SharedTargets,
     try:
         store = Store.open(config)
         checker = Checker(config, store)
-        asyncio.run(checker.check_many(targets, results.put))
+        eventloop.run(checker.check_many(targets, results.put))
         store.close()
     except BaseException as exc:  # reported to the parent, which re-raises it
         results.put(RuntimeError(f"check shard failed: {exc!r}"))
