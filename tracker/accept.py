@@ -11,17 +11,20 @@ shows what it would record, and records it as any other version, change alert in
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, select
 
 from .analysis import compare_texts, read_capture
 from .compare.extractors.dates import extract_effective_date
-from .config import Config
 from .history import latest_version, record_version
 from .models import Snapshot, Version
 from .normalize import NORMALIZER_VERSION
 from .store import Store
 from .targets import TargetError, TargetSpec, get_target
+
+if TYPE_CHECKING:
+    from .config import Config
 
 
 @dataclass(frozen=True)

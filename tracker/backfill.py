@@ -14,11 +14,11 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlmodel import select
 
 from .analysis import PageJob, analyze_page
-from .config import Config
 from .fetch import FetchResult, parse_content_type
 from .history import latest_version, record_version
 from .models import CheckLog, Snapshot
@@ -26,6 +26,9 @@ from .normalize import NORMALIZER_VERSION
 from .store import Store
 from .targets import TargetSpec
 from .wayback import Capture, Memento, WaybackClient, WaybackError
+
+if TYPE_CHECKING:
+    from .config import Config
 
 EVERY = ("day", "week", "month", "all")
 

@@ -17,17 +17,19 @@ from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import direct, eventloop
 from .analysis import PageAnalysis, PageJob, analyze_page, quick_unchanged
-from .config import Config
 from .direct import NO_PREVIOUS, Previous
 from .fetch import Fetcher, FetchResult, FetchSettings
 from .fingerprint import SETTINGS_CHANGED
 from .normalize import NormalizeError
 from .store import Store
 from .target_spec import TargetSpec, interleave_hosts
+
+if TYPE_CHECKING:
+    from .config import Config
 
 log = logging.getLogger("tracker.check")
 

@@ -23,7 +23,6 @@ from .check import (
     UNCHANGED,
     CheckOutcome,
 )
-from .config import Config
 from .fetch import FetchResult
 from .fingerprint import SETTINGS_CHANGED
 from .history import after_settings_change, latest_version, record_version
@@ -35,6 +34,7 @@ from .targets import fetch_state
 
 if TYPE_CHECKING:
     from .check import _Pending
+    from .config import Config
 
 
 def record_one_by_one(config: Config, store: Store,

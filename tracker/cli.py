@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 from .blobs import BlobError
-from .config import Config, ConfigError, TargetConfig, config_path, load_config
+from .config_base import ConfigError, config_path
 from .normalize import NormalizeError
 from .plaintext import plain_rows
 from .store import Store, StoreError, sqlite_path
@@ -30,6 +30,9 @@ from .wayback_errors import WaybackError as WaybackErrors
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
+
+    from .config import Config
+    from .direct import Direct
 
 app = typer.Typer(
     name="tracker",
@@ -146,26 +149,46 @@ class CompareFormat(StrEnum):
 
 
 class Context:
-    """Lazily loaded configuration and store for one command."""
+    """Lazily loaded configuration and store for one command.
 
-    def __init__(self, config_option: str | None) -> None:
+    ``quick`` (for `tracker check`): take config.toml's settings from the snapshot of its
+    last validation when the file is unchanged (:mod:`tracker.config_snapshot`), and save
+    one when it was read in full.
+    """
+
+    def __init__(self, config_option: str | None, quick: bool = False) -> None:
         self.path = config_path(config_option)
+        self.quick = quick
         self._config: Config | None = None
         self._store: Store | None = None
+        #: The snapshot's digest of the database's target list; None: the file was read.
+        self._snapshot_targets: str | None = None
 
     @property
     def config(self) -> Config:
         if self._config is None:
-            # The default ./config.toml may be absent (then built-in defaults apply);
-            # an explicitly named file must exist.
-            explicit = self.path != Path("config.toml")
-            self._config = load_config(self.path, missing_ok=not explicit)
+            if self.quick:
+                from . import config_snapshot
+
+                snapshot = config_snapshot.load(self.path)
+                if snapshot is not None:
+                    self._config, self._snapshot_targets = snapshot  # type: ignore[assignment]
+                    return self._config
+            self._config = self._read_config()
         return self._config
+
+    def _read_config(self) -> Config:
+        from .config import load_config
+
+        # The default ./config.toml may be absent (then built-in defaults apply);
+        # an explicitly named file must exist.
+        explicit = self.path != Path("config.toml")
+        return load_config(self.path, missing_ok=not explicit)
 
     @property
     def store(self) -> Store:
         if self._store is None:
-            from . import direct, target_sync
+            from . import direct
 
             new_database = self._new_default_database()
             store = Store.open(self.config)
@@ -173,12 +196,29 @@ class Context:
                 # leave an empty database there without a word
                 err.print(f"note: no {self.path} here: started a new database "
                           f"{new_database} with the built-in defaults", markup=False)
-            with direct.connection(store) as db:  # usually in sync: then no writing at all
-                if not target_sync.config_targets_in_sync(db, self.config):
-                    with db.transaction(write=True):
-                        target_sync.sync_config_targets(db, self.config)
+            with direct.connection(store) as db:
+                self._sync_targets(db)
             self._store = store
         return self._store
+
+    def _sync_targets(self, db: Direct) -> None:
+        """Make the database's target list agree with config.toml's (usually it does)."""
+        from . import target_sync
+
+        if self._snapshot_targets is not None:
+            from .config_snapshot import targets_digest
+
+            if targets_digest(db) == self._snapshot_targets:
+                return  # the file and the list are as they were when they last agreed
+            # The list changed since (`tracker add`, another config): read the file again.
+            self._config, self._snapshot_targets = self._read_config(), None
+        if not target_sync.config_targets_in_sync(db, self.config):
+            with db.transaction(write=True):
+                target_sync.sync_config_targets(db, self.config)
+        if self.quick:
+            from . import config_snapshot
+
+            config_snapshot.save(self.config, db)
 
     def _new_default_database(self) -> Path | None:
         """The SQLite file about to be created for a missing default config.toml, if any."""
@@ -226,7 +266,7 @@ def _main(ctx: typer.Context,
           version: Annotated[bool, typer.Option(
               "--version", help="Print the version and exit.", is_eager=True,
               callback=_print_version)] = False) -> None:
-    ctx.obj = Context(config)
+    ctx.obj = Context(config, quick=ctx.invoked_subcommand == "check")
     ctx.call_on_close(ctx.obj.close)
 
 
@@ -251,6 +291,8 @@ def add(ctx: typer.Context, name: str, url: str,
     from .targets import add_target
 
     try:
+        from .config import TargetConfig
+
         spec = TargetConfig(name=name, url=url, select=select or [], remove=remove or [],
                             schedule=schedule, tags=tag or [], source=source)
     except ValidationError as exc:

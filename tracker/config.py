@@ -7,7 +7,6 @@ not be silently ignored) and wrong types; :class:`ConfigError` carries a message
 
 from __future__ import annotations
 
-import os
 import re
 import tomllib
 from collections import Counter
@@ -23,14 +22,13 @@ from pydantic import (
     field_validator,
 )
 
+from .config_base import DEFAULT_CONFIG_NAME, ConfigError, ConfigPaths, EmailSettings, config_path
 from .schedule import ScheduleError, parse_schedule
 
-DEFAULT_CONFIG_NAME = "config.toml"
+__all__ = ["DEFAULT_CONFIG_NAME", "Config", "ConfigError", "TargetConfig", "config_path",
+           "load_config", "parse_config"]
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-
-
-class ConfigError(Exception):
-    """A user-facing configuration problem (printed as one line, exit status 2)."""
 
 
 class _Section(BaseModel):
@@ -106,7 +104,7 @@ class DaemonConfig(_Section):
         return value if value == "off" else _check_schedule(value)
 
 
-class EmailConfig(_Section):
+class EmailConfig(EmailSettings, _Section):
     host: str = ""
     port: Annotated[int, Field(ge=1, le=65535)] = 587
     security: Literal["starttls", "ssl", "none"] = "starttls"
@@ -134,20 +132,6 @@ class EmailConfig(_Section):
     def _tag_recipients(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
         for addresses in value.values():
             _check_addresses(addresses)
-        return value
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.host)
-
-    def password(self) -> str | None:
-        """The SMTP password, from the environment only (never written to config or logs)."""
-        if not self.password_env:
-            return None
-        value = os.environ.get(self.password_env)
-        if value is None:
-            raise ConfigError(
-                f"email.password_env: environment variable {self.password_env} is not set")
         return value
 
 
@@ -198,7 +182,7 @@ class TargetConfig(_Section):
         return value
 
 
-class Config(_Section):
+class Config(ConfigPaths, _Section):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     fetch: FetchConfig = Field(default_factory=FetchConfig)
     wayback: WaybackConfig = Field(default_factory=WaybackConfig)
@@ -209,21 +193,6 @@ class Config(_Section):
     #: The folder relative paths resolve against (the config file's folder).
     base_dir: Path = Field(default=Path("."), exclude=True)
     path: Path | None = Field(default=None, exclude=True)
-
-    @property
-    def database_url(self) -> str:
-        """The database URL with a relative SQLite path resolved against ``base_dir``."""
-        url = self.storage.database
-        prefix = "sqlite:///"
-        if url.startswith(prefix) and not url.startswith(prefix + "/") \
-                and url != "sqlite:///:memory:":
-            return prefix + str((self.base_dir / url[len(prefix):]).resolve())
-        return url
-
-    @property
-    def snapshots_dir(self) -> Path:
-        path = Path(self.storage.snapshots).expanduser()
-        return path if path.is_absolute() else (self.base_dir / path).resolve()
 
 
 def _check_http_url(value: str) -> str:
@@ -259,14 +228,6 @@ def _check_schedule(value: str) -> str:
     except ScheduleError as exc:
         raise ValueError(str(exc)) from None
     return value
-
-
-def config_path(explicit: str | Path | None) -> Path:
-    """``--config``, else ``$TRACKER_CONFIG``, else ``./config.toml``."""
-    if explicit:
-        return Path(explicit).expanduser()
-    env = os.environ.get("TRACKER_CONFIG")
-    return Path(env).expanduser() if env else Path(DEFAULT_CONFIG_NAME)
 
 
 def load_config(path: Path, *, missing_ok: bool = False) -> Config:

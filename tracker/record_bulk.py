@@ -16,6 +16,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from .analysis import PageAnalysis
 from .change_rows import (
@@ -26,11 +27,13 @@ from .change_rows import (
     change_values,
     settled_alert_state,
 )
-from .config import Config
 from .direct import LATEST_VERSIONS, Direct, insert_rows, marks
 from .fetch import FetchResult
 from .normalize import NORMALIZER_VERSION
 from .target_spec import TargetSpec
+
+if TYPE_CHECKING:
+    from .config import Config
 
 FIRST_VERSION = "first_version"
 NEW_VERSION = "new_version"

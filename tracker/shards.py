@@ -18,12 +18,15 @@ import signal
 import threading
 from collections import defaultdict
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from . import eventloop
 from .check import Checker, CheckOutcome, SharedTargets
-from .config import Config
 from .store import Store
 from .target_spec import TargetSpec, interleave_hosts
+
+if TYPE_CHECKING:
+    from .config import Config
 
 #: Below this many targets one process is faster than starting several.
 MIN_TARGETS_PER_SHARD = 40

@@ -21,11 +21,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from .blobs import BlobStore
-from .config import Config
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
     from sqlmodel import Session
+
+    from .config import Config
 
 BUSY_TIMEOUT_MS = 30_000
 

@@ -7,10 +7,11 @@ Either way the rest of the program sees one table.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlmodel import Session, select
 
 from . import target_sync
-from .config import Config, TargetConfig
 from .direct import Direct
 from .direct import enabled_targets as direct_enabled_targets
 from .models import FetchState, Target
@@ -24,6 +25,9 @@ from .target_spec import (  # noqa: F401  (re-exported: the names most callers k
     politeness_key,
     synced_values,
 )
+
+if TYPE_CHECKING:
+    from .config import Config, TargetConfig
 
 
 def _columns(spec: TargetConfig) -> dict[str, object]:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from hashlib import sha256
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, select
 
 from ..blobs import BlobStore
-from ..config import Config
 from ..history import ALERT_DIGEST
 from ..models import Alert, Change, Target
 from .compose import ChangeItem, TargetInfo, compose_digest
@@ -23,6 +23,9 @@ from .outbox import queue_alert
 from .recipients import resolve_recipients
 from .rules import ALERT_QUEUED, change_item
 from .timeutil import iso_key, now_utc
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 
 def pending_digest_changes(session: Session) -> list[tuple[Change, Target]]:

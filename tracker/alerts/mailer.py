@@ -15,8 +15,12 @@ from collections.abc import Sequence
 from contextlib import suppress
 from email.message import EmailMessage
 from email.utils import parseaddr
+from typing import TYPE_CHECKING
 
-from ..config import ConfigError, EmailConfig
+from ..config_base import ConfigError
+
+if TYPE_CHECKING:
+    from ..config import EmailConfig
 
 
 class MailError(Exception):

@@ -22,19 +22,22 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from ..change_rows import PENDING
-from ..config import Config
 from ..models import Alert, Change, Target, Version
 from ..store import Store
 from .compose import build_message
 from .mailer import Mailer, MailError
 from .recipients import resolve_recipients
 from .timeutil import as_utc, now_utc
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 log = logging.getLogger("tracker.alerts")
 

@@ -7,8 +7,11 @@ same way a single change alert does.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from ..config import EmailConfig
+if TYPE_CHECKING:
+    from ..config import EmailConfig
+
 
 
 def resolve_recipients(email: EmailConfig, target_recipients: Iterable[str] = (),

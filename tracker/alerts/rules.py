@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, select
 
@@ -27,7 +28,6 @@ from ..change_rows import (  # noqa: F401  (re-exported)
     settled_alert_state,
 )
 from ..check import CheckOutcome
-from ..config import Config
 from ..history import ALERT_DIGEST, ALERT_NONE, ALERT_PENDING
 from ..models import Alert, Change, CheckLog, FetchState, Version
 from ..targets import TargetSpec
@@ -42,6 +42,9 @@ from .compose import (
 from .outbox import CANCELLED, PENDING, queue_alert
 from .recipients import resolve_recipients
 from .timeutil import as_utc, iso_key, now_utc
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 log = logging.getLogger("tracker.alerts")
 
