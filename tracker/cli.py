@@ -378,8 +378,9 @@ def check(ctx: typer.Context,
             specs = direct.enabled_targets(db)
     else:
         raise TargetError("name the targets to check, or use --all")
-    if not specs:
-        out.print("no targets to check: tracker add NAME URL, or list them in config.toml")
+    if not specs:  # plain, not through rich: cron's empty runs should not pay its import
+        sys.stdout.write("no targets to check: tracker add NAME URL, or list them in "
+                         "config.toml\n")
         return
     # isatty, not rich's is_terminal: a check piped to a log never imports rich (~25 ms).
     if quiet or len(specs) == 1 or not sys.stderr.isatty():
