@@ -8,6 +8,7 @@ directions: rotating chrome never changes it, and every kind of content edit doe
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pytest
 
@@ -16,8 +17,10 @@ from tracker.fingerprint import content_fingerprint
 from tracker.normalize import document_from_pruned, normalize_html, prune_html
 
 
-def fingerprint(html: str, select: tuple[str, ...] = ()) -> str | None:
-    return content_fingerprint(prune_html(html), select, "ctx")
+def fingerprint(html: str, select: tuple[str, ...] = (), bare: bool | None = None) -> str | None:
+    """As a check takes it: on a bare tree (attributes gone) when there are no selectors."""
+    pruned = prune_html(html, bare=not select if bare is None else bare)
+    return content_fingerprint(pruned, select, "ctx")
 
 
 def test_rotating_chrome_keeps_the_fingerprint() -> None:
@@ -128,3 +131,37 @@ def test_select_and_document_from_the_same_pruned_tree() -> None:
     assert "12 months" not in document_from_pruned(pruned).to_text()
     assert document_from_pruned(pruned, ["main"]).to_text() == \
         normalize_html(page(), ["main"], ["table"]).to_text()
+
+
+@pytest.mark.parametrize("bare", [True, False], ids=["bare", "walked"])
+def test_both_ways_of_taking_it_see_every_edit(bare: bool) -> None:
+    # The bare tree's serialization and the walk over an intact tree: two ways, one guarantee.
+    original = page()
+    keys = {fingerprint(original.replace(*EDITS[edit]), bare=bare) for edit in EDITS}
+    assert len(keys | {fingerprint(original, bare=bare)}) == len(EDITS) + 1
+    assert fingerprint(page("other-token", promo="gift"), bare=bare) == \
+        fingerprint(original, bare=bare)
+
+
+def test_a_bare_tree_reads_as_the_intact_one() -> None:
+    # Only attributes go, and the walk reads none but role="main": the same blocks either way.
+    demo = sorted((Path(__file__).parent.parent / "tracker" / "demo_pages").glob("*.html"))
+    role = ("<body><div role='main' class='x'><h1 id='t'>Policy</h1><p style='color:red'>"
+            "We keep logs for a year.</p><footer>Updated May 2024</footer></div>"
+            "<div class='side'><p>Other text here.</p></div></body>")
+    for html in [page(), page("t2", promo="gift"), SWAPPED_CLASSES.format(
+            other="cookie-banner", third="note"), role,
+            *(path.read_text(encoding="utf-8") for path in demo)]:
+        intact, bare = prune_html(html), prune_html(html, bare=True)
+        assert document_from_pruned(bare) == document_from_pruned(intact)
+        assert document_from_pruned(bare).to_text() == normalize_html(html).to_text()
+        assert all(set(el.keys()) <= {"role"} for el in bare.root.iter())
+
+
+def test_a_moved_role_main_changes_the_bare_fingerprint() -> None:
+    body = "<div {a}><p>Short teaser text here.</p></div><div {b}><p>{long}</p></div>"
+    text = "We keep server logs for twelve months and then delete them. " * 5
+    role = 'role="main" class="c"'
+    one = "<body>" + body.format(a=role, b="class='c'", long=text) + "</body>"
+    two = "<body>" + body.format(a="class='c'", b=role, long=text) + "</body>"
+    assert fingerprint(one, bare=True) != fingerprint(two, bare=True)

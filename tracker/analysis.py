@@ -153,7 +153,8 @@ def _pruned_and_fingerprint(job: PageJob) -> tuple[PrunedPage | None, str | None
     result = job.result
     if result.content_type not in HTML_TYPES:
         return None, None
-    pruned = prune_html(decode_html(result.body, result.charset), list(job.remove))
+    pruned = prune_html(decode_html(result.body, result.charset), list(job.remove),
+                        bare=not job.select)
     context = f"{NORMALIZER_VERSION}|{'|'.join(job.remove)}"
     return pruned, content_fingerprint(pruned, job.select, context)
 

@@ -96,10 +96,19 @@ class PrunedPage:
 
     root: _Element | None
     title: str
+    #: Attributes gone too, but ``role="main"`` (see :func:`prune_html`).
+    bare: bool = False
 
 
-def prune_html(html: str | bytes, remove: list[str] | None = None) -> PrunedPage:
-    """Parse, apply ``remove`` selectors and drop the page's chrome."""
+def prune_html(html: str | bytes, remove: list[str] | None = None,
+               bare: bool = False) -> PrunedPage:
+    """Parse, apply ``remove`` selectors and drop the page's chrome.
+
+    ``bare``: also drop the attributes of what stays, but ``role="main"``. The block walk reads
+    no attribute but that one (content detection follows it), so a bare tree serializes to
+    exactly what normalization reads, and :mod:`tracker.fingerprint` can hash it in C. Not
+    for a target's ``select`` selectors, which may test any attribute.
+    """
     if isinstance(html, bytes):
         html = html.decode("utf-8", errors="replace")
     root = _parse_html(html)
@@ -113,8 +122,8 @@ def prune_html(html: str | bytes, remove: list[str] | None = None) -> PrunedPage
     for selector in remove or ():
         for element in _css(selector)(root):
             _drop(element)
-    _strip_chrome(root)
-    return PrunedPage(root, title)
+    _strip_chrome(root, bare)
+    return PrunedPage(root, title, bare)
 
 
 def document_from_pruned(page: PrunedPage, select: list[str] | None = None) -> Document:
@@ -301,14 +310,18 @@ def _is_furniture(element: _Element) -> bool:
     return False
 
 
-def _strip_chrome(root: _Element) -> None:
+def _strip_chrome(root: _Element, bare: bool = False) -> None:
     """Drop furniture everywhere, and headers/footers that are not inside the content.
 
     A walk that does not descend into what it drops: the subtree of a menu or a banner is
-    never looked at (every decision is taken on the untouched tree, before any drop).
+    never looked at (every decision is taken on the untouched tree, before any drop; an
+    element's own attributes are read before ``bare`` clears them, its ancestors keep
+    ``role="main"``, the one attribute later decisions read).
     """
     doomed = []
     stack = [root]
+    if bare:
+        _bare(root)
     while stack:
         for element in stack.pop():
             tag = element.tag
@@ -317,8 +330,20 @@ def _strip_chrome(root: _Element) -> None:
                 doomed.append(element)  # comments, PIs and entities go too
             else:
                 stack.append(element)
+                if bare:
+                    _bare(element)
     for element in doomed:
         _drop(element)
+
+
+def _bare(element: _Element) -> None:
+    """Clear an element's attributes but ``role="main"``."""
+    attributes = element.attrib
+    if attributes:
+        main = attributes.get("role") == "main"
+        attributes.clear()
+        if main:
+            attributes["role"] = "main"
 
 
 def _inside_content(element: _Element) -> bool:
