@@ -13,8 +13,9 @@ concurrency the same code runs at full speed.
 
 Requests go over :mod:`tracker.http11` (asyncio + h11, HTTP/1.1 keep-alive), six times cheaper
 per request than httpx in the check-cycle benchmark; httpx (with HTTP/2) carries only the
-requests the environment sends through a proxy. URLs are parsed and joined with httpx.URL
-either way.
+requests the environment sends through a proxy. URLs are read by :mod:`tracker.urls` (httpx's
+reading, a pattern for the common case) and redirects joined by httpx.URL; httpx itself is
+imported only when one of those needs it.
 """
 
 from __future__ import annotations
@@ -34,11 +35,14 @@ import urllib.request
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-
-import httpx
+from typing import TYPE_CHECKING
 
 from . import http11
 from .target_spec import DEFAULT_PORTS, politeness_key
+from .urls import InvalidURL, WebURL, parse_url
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -233,8 +237,8 @@ class Fetcher:
         current = url
         while True:
             try:
-                target = httpx.URL(current)
-            except (httpx.InvalidURL, TypeError, ValueError) as exc:
+                target = parse_url(current)
+            except InvalidURL as exc:
                 return _Outcome(current, error=f"invalid URL {current!r}: {exc}",
                                 redirects=redirects)
             if target.scheme not in _WEB_SCHEMES or not target.host:
@@ -260,7 +264,7 @@ class Fetcher:
 
     # --- politeness ----------------------------------------------------------------------
 
-    async def _request(self, target: httpx.URL, conditional: dict[str, str]) -> _Outcome:
+    async def _request(self, target: WebURL, conditional: dict[str, str]) -> _Outcome:
         """One HTTP exchange under the per-host and global limits."""
         gate = self._gate(target)
         gate.users += 1
@@ -300,7 +304,7 @@ class Fetcher:
                 return
             self._slots.release()
 
-    def _gate(self, target: httpx.URL) -> _HostGate:
+    def _gate(self, target: WebURL) -> _HostGate:
         key = politeness_key(target.scheme, target.host, target.port)
         gate = self._gates.get(key)
         if gate is None:
@@ -319,7 +323,7 @@ class Fetcher:
 
     # --- one exchange --------------------------------------------------------------------
 
-    async def _exchange(self, target: httpx.URL, conditional: dict[str, str]) -> _Outcome:
+    async def _exchange(self, target: WebURL, conditional: dict[str, str]) -> _Outcome:
         """Send one request and read its body within the overall deadline."""
         url = str(target)
         status: int | None = None
@@ -343,16 +347,18 @@ class Fetcher:
         except _Failure as failure:
             return _Outcome(url, status, headers, error=failure.message,
                             retryable=failure.retryable)
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            phase = "while reading the body" if status is not None else "waiting for a response"
-            if isinstance(exc, httpx.ConnectTimeout) or (status is None and trace
-                                                         and not trace.get("connected")):
-                return _Outcome(url, error=f"connect timeout to {_hostport(target)}",
-                                retryable=True)
-            return _Outcome(url, status, headers,
-                            error=f"timed out after {self.settings.timeout:g} s {phase}")
-        except (httpx.HTTPError, httpx.InvalidURL, OSError, zlib.error, http11.ProtocolError,
-                http11.ConnectionClosed, http11.InvalidRequest) as exc:
+        except Exception as exc:  # what the network did; anything else is a bug: re-raised
+            if _timed_out(exc):
+                phase = "while reading the body" if status is not None \
+                    else "waiting for a response"
+                if _connect_timeout(exc) or (status is None and trace
+                                             and not trace.get("connected")):
+                    return _Outcome(url, error=f"connect timeout to {_hostport(target)}",
+                                    retryable=True)
+                return _Outcome(url, status, headers,
+                                error=f"timed out after {self.settings.timeout:g} s {phase}")
+            if not _transport_failure(exc):
+                raise
             message, retryable = _describe(exc, target, in_body=status is not None)
             return _Outcome(url, status, headers, error=message, retryable=retryable)
         retry_after = None
@@ -360,19 +366,19 @@ class Fetcher:
             retry_after = parse_retry_after(headers.get("retry-after"))
         return _Outcome(url, status, headers, body, retry_after=retry_after)
 
-    async def _send(self, target: httpx.URL, conditional: dict[str, str],
+    async def _send(self, target: WebURL, conditional: dict[str, str],
                     trace: dict[str, bool]) -> http11.Response | httpx.Response:
         """Open a response: over the lean HTTP/1.1 pool, or through httpx when proxied."""
         if self._proxied(target):
-            request = self._httpx().build_request("GET", target, headers=conditional)
+            request = self._httpx().build_request("GET", target.text, headers=conditional)
             return await self._httpx().send(request, stream=True)
         headers = [*self._headers, *conditional.items()]
         trace["connected"] = False
         # raw_host: internationalized names in their ASCII (IDNA) form, for DNS and Host.
-        return await self._pool.request(target.scheme, target.raw_host.decode("ascii"),
-                                        target.port, target.raw_path, headers, trace)
+        return await self._pool.request(target.scheme, target.raw_host, target.port,
+                                        target.raw_path, headers, trace)
 
-    def _proxied(self, target: httpx.URL) -> bool:
+    def _proxied(self, target: WebURL) -> bool:
         """True when the environment routes this URL through a proxy (HTTP(S)_PROXY)."""
         proxies = self._proxies
         if not proxies or (target.scheme not in proxies and "all" not in proxies):
@@ -382,6 +388,8 @@ class Fetcher:
     def _httpx(self) -> httpx.AsyncClient:
         """The httpx client, created on first use (its TLS setup alone costs ~25 ms)."""
         if self._client is None:
+            import httpx
+
             settings = self.settings
             self._client = httpx.AsyncClient(
                 http2=True,
@@ -508,10 +516,12 @@ async def _discard(response: http11.Response | httpx.Response) -> None:
             break
 
 
-def _redirect_target(base: httpx.URL, location: str) -> tuple[str | None, str | None]:
+def _redirect_target(base: WebURL, location: str) -> tuple[str | None, str | None]:
     """(problem, absolute URL) for a Location header; only http(s) targets are followed."""
+    import httpx
+
     try:
-        following = base.join(location)
+        following = httpx.URL(base.text).join(location)
     except (httpx.InvalidURL, TypeError, ValueError) as exc:
         return f"redirect to an invalid URL {location!r}: {exc}", None
     if following.scheme not in _WEB_SCHEMES:
@@ -571,7 +581,7 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def _hostport(target: httpx.URL) -> str:
+def _hostport(target: WebURL) -> str:
     port = target.port or DEFAULT_PORTS.get(target.scheme)
     return f"{target.host}:{port}"
 
@@ -585,7 +595,29 @@ def _causes(exc: BaseException) -> list[BaseException]:
     return chain
 
 
-def _describe(exc: BaseException, target: httpx.URL, in_body: bool) -> tuple[str, bool]:
+def _httpx_error(exc: BaseException, *names: str) -> bool:
+    """Whether ``exc`` is one of httpx's exceptions ``names``; False when httpx never loaded
+    (then none of its requests can have raised)."""
+    httpx = sys.modules.get("httpx")
+    return httpx is not None and isinstance(exc, tuple(getattr(httpx, n) for n in names))
+
+
+def _timed_out(exc: BaseException) -> bool:
+    return isinstance(exc, TimeoutError) or _httpx_error(exc, "TimeoutException")
+
+
+def _connect_timeout(exc: BaseException) -> bool:
+    return _httpx_error(exc, "ConnectTimeout")
+
+
+def _transport_failure(exc: BaseException) -> bool:
+    """What the network or the server did to a request (as opposed to a bug of ours)."""
+    return isinstance(exc, (OSError, zlib.error, http11.ProtocolError, http11.ConnectionClosed,
+                            http11.InvalidRequest)) \
+        or _httpx_error(exc, "HTTPError", "InvalidURL")
+
+
+def _describe(exc: BaseException, target: WebURL, in_body: bool) -> tuple[str, bool]:
     """A one-line reason for a transport failure, and whether a retry could help."""
     chain = _causes(exc)
     root = chain[-1]
@@ -602,7 +634,7 @@ def _describe(exc: BaseException, target: httpx.URL, in_body: bool) -> tuple[str
             return f"TLS error from {where}: {_one_line(cause)}", False
         if isinstance(cause, ConnectionRefusedError):
             return f"connection refused by {where}", True
-    if isinstance(exc, httpx.ConnectError):
+    if _httpx_error(exc, "ConnectError"):
         return f"cannot connect to {where}: {detail}", True
     if isinstance(exc, http11.InvalidRequest):
         return f"invalid request: {detail}", False
@@ -614,19 +646,19 @@ def _describe(exc: BaseException, target: httpx.URL, in_body: bool) -> tuple[str
         if in_body:
             return f"connection reset mid-body: {detail}", True
         return f"connection closed before a response from {where}: {detail}", True
-    if isinstance(exc, httpx.DecodingError):
+    if _httpx_error(exc, "DecodingError"):
         return f"undecodable body: {detail}", False
     if isinstance(exc, zlib.error):
         return f"undecodable compressed body: {detail}", False
-    if isinstance(exc, (httpx.InvalidURL, httpx.UnsupportedProtocol)):
+    if _httpx_error(exc, "InvalidURL", "UnsupportedProtocol"):
         return f"invalid URL {str(target)!r}: {detail}", False
-    if isinstance(exc, httpx.LocalProtocolError):
+    if _httpx_error(exc, "LocalProtocolError"):
         return f"invalid request: {detail}", False
     if in_body:
-        if isinstance(exc, httpx.RemoteProtocolError):
+        if _httpx_error(exc, "RemoteProtocolError"):
             return f"truncated body: {detail}", True
         return f"connection reset mid-body: {detail}", True
-    if isinstance(exc, (httpx.NetworkError, httpx.RemoteProtocolError, OSError)):
+    if isinstance(exc, OSError) or _httpx_error(exc, "NetworkError", "RemoteProtocolError"):
         return f"connection closed before a response from {where}: {detail}", True
     return f"{type(exc).__name__}: {detail}", False
 
