@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+import sys
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class _Server(ThreadingHTTPServer):
     request_queue_size = 256  # the default (5) drops concurrent connections into SYN retries
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that hangs up mid-body (a page over the size cap) is no server error."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 @dataclass

@@ -80,6 +80,7 @@ def run_sharded(config: Config, store: Store, targets: list[TargetSpec], shards:
     workers = [context.Process(target=_shard_main, args=(part, shard, results), daemon=True)
                for shard in plan[1:]]
     store.close()  # forked shards open their own connections
+    eventloop.loop_factory()  # uvloop imported once, here, not once in every shard after it
     # Objects that exist now are shared with the shards copy-on-write; frozen, the shards'
     # garbage collector never walks (and so never copies) the pages they live on.
     gc.freeze()
