@@ -7,9 +7,9 @@ daemon thread and is shut down by the fixture that started it.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
-import sys
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
