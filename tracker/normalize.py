@@ -289,12 +289,8 @@ def _settable(text: str) -> str:
     return _NOT_XML.sub("", text)
 
 
-def _is_furniture(element: _Element) -> bool:
-    tag = element.tag
-    if tag in _DROP_TAGS:
-        return True
-    if not element.keys():  # most elements carry no attributes: one C call settles them
-        return False
+def _furniture_by_attributes(element: _Element) -> bool:
+    """Hidden, a chrome role, or a banner's class or id (for an element with attributes)."""
     get = element.get
     if get("hidden") is not None or get("aria-hidden") == "true":
         return True
@@ -316,7 +312,8 @@ def _strip_chrome(root: _Element, bare: bool = False) -> None:
     A walk that does not descend into what it drops: the subtree of a menu or a banner is
     never looked at (every decision is taken on the untouched tree, before any drop; an
     element's own attributes are read before ``bare`` clears them, its ancestors keep
-    ``role="main"``, the one attribute later decisions read).
+    ``role="main"``, the one attribute later decisions read). Every element of a page comes
+    through this loop, so its tests are inline, cheapest first.
     """
     doomed = []
     stack = [root]
@@ -325,13 +322,19 @@ def _strip_chrome(root: _Element, bare: bool = False) -> None:
     while stack:
         for element in stack.pop():
             tag = element.tag
-            if not isinstance(tag, str) or _is_furniture(element) or (
-                    tag in _CHROME_TAGS and not _inside_content(element)):
-                doomed.append(element)  # comments, PIs and entities go too
-            else:
-                stack.append(element)
+            if tag.__class__ is not str or tag in _DROP_TAGS:  # comments, PIs, entities too
+                doomed.append(element)
+                continue
+            if element.keys():  # most elements carry no attributes: one C call settles them
+                if _furniture_by_attributes(element):
+                    doomed.append(element)
+                    continue
                 if bare:
                     _bare(element)
+            if tag in _CHROME_TAGS and not _inside_content(element):
+                doomed.append(element)
+            else:
+                stack.append(element)
     for element in doomed:
         _drop(element)
 
