@@ -427,12 +427,14 @@ class _BlockBuilder:
 
     def walk(self, element: _Element, depth: int = 0) -> None:
         """Emit the blocks of ``element``'s children (iteratively deep pages are fine)."""
-        if element.text:
-            self._pending.append(element.text)
+        # Each .text / .tail / .tag read makes a new str in lxml: read once, use the name.
+        pending = self._pending
+        if text := element.text:
+            pending.append(text)
         for child in element:
             self._visit(child, depth)
-            if child.tail:
-                self._pending.append(child.tail)
+            if tail := child.tail:
+                pending.append(tail)
 
     def _visit(self, child: _Element, depth: int) -> None:
         tag = child.tag
@@ -470,12 +472,14 @@ class _BlockBuilder:
         own: list[str] = [item.text or ""]
         nested: list[_Element] = []
         for child in item:
-            if isinstance(child.tag, str) and (child.tag in _LISTS or child.tag in _BLOCKISH):
-                nested.append(child)
-            elif isinstance(child.tag, str):
-                own.append(_inline_text(child))
-            if child.tail:
-                own.append(child.tail)
+            tag = child.tag
+            if isinstance(tag, str):
+                if tag in _LISTS or tag in _BLOCKISH:
+                    nested.append(child)
+                else:
+                    own.append(_inline_text(child))
+            if tail := child.tail:
+                own.append(tail)
         self._emit(ITEM, "".join(own), depth)
         for child in nested:
             if child.tag in _LISTS:
@@ -499,35 +503,47 @@ _BLOCKISH = _TEXT_BLOCKS | {"div", "section", "table", "article", "main", "heade
                             "figure", "details", "fieldset"} | set(_HEADINGS)
 
 
+#: Descendants that make an element a container of blocks rather than a block itself.
+_BLOCK_TAGS = frozenset(_BLOCKISH | _LISTS | {"li"})
+
+
 def _has_block_children(element: _Element) -> bool:
-    return any(isinstance(c.tag, str) and (c.tag in _BLOCKISH or c.tag in _LISTS or c.tag == "li")
-               for c in element.iter() if c is not element)
+    if not len(element):  # most blocks are plain text
+        return False
+    for descendant in element.iterdescendants():
+        tag = descendant.tag
+        if tag in _BLOCK_TAGS and isinstance(tag, str):
+            return True
+    return False
 
 
 def _inline_text(element: _Element) -> str:
     """The element's text with <br> as a space; link targets are never part of the text."""
     parts: list[str] = []
     # Iterative walk: hostile pages nest inline elements thousands deep.
-    if element.text:
-        parts.append(element.text)
+    if text := element.text:
+        parts.append(text)
+    if not len(element):  # most blocks are plain text: no children to walk
+        return text or ""
     pending = [(child, False) for child in reversed(element)]
     while pending:
         node, done = pending.pop()
         if done:
-            if node.tail:
-                parts.append(node.tail)
+            if tail := node.tail:
+                parts.append(tail)
             continue
-        if isinstance(node.tag, str):
-            if node.tag in _BREAKS:
+        tag = node.tag
+        if isinstance(tag, str):
+            if tag in _BREAKS:
                 parts.append(" ")
             else:
-                if node.text:
-                    parts.append(node.text)
+                if text := node.text:
+                    parts.append(text)
                 pending.append((node, True))
                 pending.extend((child, False) for child in reversed(node))
                 continue
-        if node.tail:
-            parts.append(node.tail)
+        if tail := node.tail:
+            parts.append(tail)
     return "".join(parts)
 
 
