@@ -131,6 +131,20 @@ async def test_a_big_body_arrives_whole_through_back_pressure(hostile: HostileSe
     assert result.ok and result.body == big and again.ok and again.body == big
 
 
+@pytest.mark.anyio
+async def test_endless_headers_are_cut_off(hostile: HostileServer) -> None:
+    # h11 capped a response's head at 16 KB; llhttp keeps whatever it is sent, so we cap it.
+    hostile.routes["/headers"] = raw_route(
+        b"HTTP/1.1 200 OK\r\nX-Junk: " + b"a" * (http11.MAX_HEAD_BYTES + 10_000))
+    hostile.routes["/many"] = raw_route(
+        b"HTTP/1.1 200 OK\r\n" + b"X-A: b\r\n" * 20_000 + b"Content-Length: 2\r\n\r\nok")
+    async with Fetcher(FAST) as fetcher:
+        one = await fetcher.fetch(hostile.url("/headers"))
+        many = await fetcher.fetch(hostile.url("/many"))
+    for result in (one, many):
+        assert result.error is not None and "headers over" in result.error, result.error
+
+
 # --- TLS -------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -36,6 +36,9 @@ _PAUSE_ABOVE, _RESUME_BELOW = 1 << 18, 1 << 16
 #: What may not appear in a request line or header: CR/LF would split it, NUL ends it early.
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
 _NO_BODY_STATUSES = frozenset({204, 304})
+#: Bytes a response may take before its headers end (h11's cap was 16 KB; real ones are a few
+#: KB, a few sites' cookies and policies run to tens): more is a hostile or broken server.
+MAX_HEAD_BYTES = 65_536
 
 
 class ProtocolError(Exception):
@@ -71,6 +74,7 @@ class _Connection(asyncio.Protocol):
         self._lost: BaseException | None = None  # what connection_lost said, if anything
         self._error: Exception | None = None
         self._paused = False
+        self._head_bytes = 0  # received while the current response's head is incomplete
         self._start_response()
         self._keep_alive = False  # llhttp's verdict, read as the response completes
 
@@ -101,6 +105,11 @@ class _Connection(asyncio.Protocol):
             self._fail(ProtocolError("the server sent more than one response"))
         except httptools.HttpParserError as exc:
             self._fail(ProtocolError(_parser_message(exc)))
+        else:
+            if self.status is None:  # llhttp keeps a header it has not seen the end of
+                self._head_bytes += len(data)
+                if self._head_bytes > MAX_HEAD_BYTES:
+                    self._fail(ProtocolError(f"headers over {MAX_HEAD_BYTES} bytes"))
 
     def eof_received(self) -> bool:
         self._eof = True
@@ -139,6 +148,7 @@ class _Connection(asyncio.Protocol):
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
         self._raw_headers = []
         self.status, self.headers = status, headers
+        self._head_bytes = 0
         self.until_close = (status not in _NO_BODY_STATUSES and "content-length" not in headers
                             and "chunked" not in headers.get("transfer-encoding", "").lower())
         self._wake()
