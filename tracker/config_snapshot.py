@@ -40,8 +40,10 @@ log = logging.getLogger(__name__)
 #: Bumped when what a snapshot holds changes shape.
 FORMAT = 1
 _SECTIONS = ("storage", "fetch", "wayback", "daemon", "email")
-#: The code whose verdicts a snapshot stands for: a change to any of them voids every snapshot.
-_VALIDATORS = ("config.py", "config_base.py", "config_snapshot.py", "schedule.py")
+#: The code whose verdicts a snapshot stands for (validating the file, syncing its targets):
+#: a change to any of them voids every snapshot.
+_VALIDATORS = ("config.py", "config_base.py", "config_snapshot.py", "schedule.py",
+               "target_sync.py", "target_spec.py")
 
 
 class _Section:
