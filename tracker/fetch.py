@@ -11,11 +11,11 @@ host, a minimum delay between request starts to one host, and Retry-After honore
 holds back every other request to that host). With ``per_host_delay=0`` and a large
 concurrency the same code runs at full speed.
 
-Requests go over :mod:`tracker.http11` (asyncio + h11, HTTP/1.1 keep-alive), six times cheaper
-per request than httpx in the check-cycle benchmark; httpx (with HTTP/2) carries only the
-requests the environment sends through a proxy. URLs are read by :mod:`tracker.urls` (httpx's
-reading, a pattern for the common case) and redirects joined by httpx.URL; httpx itself is
-imported only when one of those needs it.
+Requests go over :mod:`tracker.http11` (httptools in an asyncio protocol, HTTP/1.1 keep-alive),
+several times cheaper per request than httpx in the check-cycle benchmark; httpx (with HTTP/2)
+carries only the requests the environment sends through a proxy. URLs are read by
+:mod:`tracker.urls` (httpx's reading, a pattern for the common case) and redirects joined by
+httpx.URL; httpx itself is imported only when one of those needs it.
 """
 
 from __future__ import annotations
