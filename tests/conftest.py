@@ -2,12 +2,66 @@
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from collections.abc import Iterator
 
 import pytest
 
 from tests.pageserver import PageServer
 from tests.smtp_server import SmtpSink
+
+
+def _address(host: object) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host.decode() if isinstance(host, bytes) else str(host))
+    except ValueError:
+        return None
+
+
+def _loopback(host: object) -> bool:
+    address = _address(host)
+    return host in (None, "localhost", b"localhost") or bool(address and address.is_loopback)
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test stays on 127.0.0.1: a name other than localhost does not resolve (no DNS
+    query leaves the machine) and a connection elsewhere is refused, whichever client tries.
+
+    Tests of unresolvable hosts (``*.invalid``) get the resolver's own "unknown name" answer.
+    The fetcher's event loop may be uvloop, which resolves in C: its connections are opened
+    through :func:`tracker.http11.open_connection`, guarded the same way.
+    """
+    import tracker.http11
+
+    real_getaddrinfo, real_connect = socket.getaddrinfo, socket.socket.connect
+    real_open = tracker.http11.open_connection
+
+    def unknown(host: object) -> socket.gaierror:
+        return socket.gaierror(socket.EAI_NONAME, f"Name or service not known (tests resolve "
+                                                  f"only localhost, not {host!r})")
+
+    def getaddrinfo(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if not _loopback(host) and _address(host) is None:  # an address needs no DNS query
+            raise unknown(host)
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def connect(sock: socket.socket, address) -> None:  # type: ignore[no-untyped-def]
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _loopback(address[0]):
+            raise ConnectionRefusedError(f"tests connect only to loopback, not {address!r}")
+        real_connect(sock, address)
+
+    async def open_connection(host: str, port: int, **options: object):  # type: ignore[no-untyped-def]
+        if not _loopback(host):
+            if _address(host) is None:
+                raise unknown(host)
+            raise ConnectionRefusedError(f"tests connect only to loopback, not {host!r}")
+        return await real_open(host, port, **options)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(tracker.http11, "open_connection", open_connection)
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
-class _Server(ThreadingHTTPServer):
+class LocalHTTPServer(ThreadingHTTPServer):
+    """The tests' threaded HTTP server (this one and tests.fake_wayback's)."""
+
     request_queue_size = 256  # the default (5) drops concurrent connections into SYN retries
 
     def handle_error(self, request: object, client_address: object) -> None:
@@ -67,7 +69,7 @@ class PageServer:
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 pass
 
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = LocalHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
