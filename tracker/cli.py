@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 from .blobs import BlobError
-from .config_base import ConfigError, config_path
+from .config_base import DEFAULT_CONFIG_NAME, ConfigError, config_path, read_config_file
 from .normalize import NormalizeError
 from .plaintext import plain_rows
 from .store import Store, StoreError, sqlite_path
@@ -160,6 +160,7 @@ class Context:
         self.path = config_path(config_option)
         self.quick = quick
         self._config: Config | None = None
+        self._raw: bytes | None = None  # the config file's bytes, as read (None: no file)
         self._store: Store | None = None
         #: The snapshot's digest of the database's target list; None: the file was read.
         self._snapshot_targets: str | None = None
@@ -167,23 +168,25 @@ class Context:
     @property
     def config(self) -> Config:
         if self._config is None:
-            if self.quick:
+            # The default ./config.toml may be absent (then built-in defaults apply);
+            # an explicitly named file must exist. Read once: a check's snapshot is keyed by
+            # the very bytes that were validated.
+            self._raw = read_config_file(self.path,
+                                         missing_ok=self.path == Path(DEFAULT_CONFIG_NAME))
+            if self.quick and self._raw is not None:
                 from . import config_snapshot
 
-                snapshot = config_snapshot.load(self.path)
+                snapshot = config_snapshot.load(self.path, self._raw)
                 if snapshot is not None:
                     self._config, self._snapshot_targets = snapshot  # type: ignore[assignment]
                     return self._config
-            self._config = self._read_config()
+            self._config = self._validated()
         return self._config
 
-    def _read_config(self) -> Config:
-        from .config import load_config
+    def _validated(self) -> Config:
+        from .config import config_from_bytes
 
-        # The default ./config.toml may be absent (then built-in defaults apply);
-        # an explicitly named file must exist.
-        explicit = self.path != Path("config.toml")
-        return load_config(self.path, missing_ok=not explicit)
+        return config_from_bytes(self._raw, self.path)
 
     @property
     def store(self) -> Store:
@@ -210,15 +213,15 @@ class Context:
 
             if targets_digest(db) == self._snapshot_targets:
                 return  # the file and the list are as they were when they last agreed
-            # The list changed since (`tracker add`, another config): read the file again.
-            self._config, self._snapshot_targets = self._read_config(), None
+            # The list changed since (`tracker add`, another config): validate the file.
+            self._config, self._snapshot_targets = self._validated(), None
         if not target_sync.config_targets_in_sync(db, self.config):
             with db.transaction(write=True):
                 target_sync.sync_config_targets(db, self.config)
-        if self.quick:
+        if self.quick and self._raw is not None:
             from . import config_snapshot
 
-            config_snapshot.save(self.config, db)
+            config_snapshot.save(self.config, self._raw, db)
 
     def _new_default_database(self) -> Path | None:
         """The SQLite file about to be created for a missing default config.toml, if any."""

@@ -22,11 +22,18 @@ from pydantic import (
     field_validator,
 )
 
-from .config_base import DEFAULT_CONFIG_NAME, ConfigError, ConfigPaths, EmailSettings, config_path
+from .config_base import (
+    DEFAULT_CONFIG_NAME,
+    ConfigError,
+    ConfigPaths,
+    EmailSettings,
+    config_path,
+    read_config_file,
+)
 from .schedule import ScheduleError, parse_schedule
 
-__all__ = ["DEFAULT_CONFIG_NAME", "Config", "ConfigError", "TargetConfig", "config_path",
-           "load_config", "parse_config"]
+__all__ = ["DEFAULT_CONFIG_NAME", "Config", "ConfigError", "TargetConfig", "config_from_bytes",
+           "config_path", "load_config", "parse_config"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -232,15 +239,13 @@ def _check_schedule(value: str) -> str:
 
 def load_config(path: Path, *, missing_ok: bool = False) -> Config:
     """Read and validate a config file; raise :class:`ConfigError` with one clear line."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        if missing_ok:
-            return Config(base_dir=path.parent.resolve(), path=path)
-        raise ConfigError(f"{path}: config file not found (use --config PATH or "
-                          "set TRACKER_CONFIG)") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
+    return config_from_bytes(read_config_file(path, missing_ok=missing_ok), path)
+
+
+def config_from_bytes(raw: bytes | None, path: Path) -> Config:
+    """Validate the bytes read from ``path`` (None: no file, the built-in defaults)."""
+    if raw is None:
+        return Config(base_dir=path.parent.resolve(), path=path)
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:

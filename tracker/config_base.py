@@ -27,6 +27,19 @@ def config_path(explicit: str | Path | None) -> Path:
     return Path(env).expanduser() if env else Path(DEFAULT_CONFIG_NAME)
 
 
+def read_config_file(path: Path, *, missing_ok: bool = False) -> bytes | None:
+    """The file's bytes; None for a missing file when ``missing_ok`` (defaults apply then)."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        if missing_ok:
+            return None
+        raise ConfigError(f"{path}: config file not found (use --config PATH or "
+                          "set TRACKER_CONFIG)") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
+
+
 class ConfigPaths:
     """Derived values of a whole configuration (from its ``storage`` and ``base_dir``).
 

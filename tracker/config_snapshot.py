@@ -90,32 +90,36 @@ class ConfigView(ConfigPaths, _Section):
                     "path": path})
 
 
-def load(path: Path) -> tuple[ConfigView, str] | None:
-    """The snapshot of ``path`` and its targets digest, if the file is as it was then."""
+def load(path: Path, raw: bytes) -> tuple[ConfigView, str] | None:
+    """The snapshot of ``path`` (whose bytes are ``raw`` now) and its targets digest, if the
+    file is as it was when the snapshot was saved."""
     location = _location(path)
     if location is None:
         return None
     try:
-        raw = path.read_bytes()
         saved = json.loads(location.read_text(encoding="utf-8"))
         if saved.get("key") != _key(path, raw):
             return None
-        return ConfigView.of(saved["settings"], path), str(saved["targets"])
+        settings = saved["settings"]
+        if not all(isinstance(settings[name], dict) for name in _SECTIONS):
+            return None
+        return ConfigView.of(settings, path), str(saved["targets"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None  # none yet, or not one of ours: the file is read in full
 
 
-def save(config: Config, db: Direct) -> None:
-    """Remember ``config`` (validated, its targets in the database) for the next run.
+def save(config: Config, raw: bytes, db: Direct) -> None:
+    """Remember ``config``, validated from the bytes ``raw``, for the next run.
 
-    Call once the database agrees with the config's target list.
+    Call once the database agrees with the config's target list. The key is made of the
+    bytes that were validated, not of the file read again: an edit saved in between must
+    not be taken for what was checked.
     """
     path = config.path
     location = _location(path) if path is not None else None
     if path is None or location is None:
         return
     try:
-        raw = path.read_bytes()
         settings = {name: getattr(config, name).model_dump(mode="json") for name in _SECTIONS}
         document = json.dumps({"key": _key(path, raw), "settings": settings,
                                "targets": targets_digest(db)})
