@@ -36,6 +36,7 @@ _PAUSE_ABOVE, _RESUME_BELOW = 1 << 18, 1 << 16
 #: What may not appear in a request line or header: CR/LF would split it, NUL ends it early.
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
 _NO_BODY_STATUSES = frozenset({204, 304})
+_SECOND_RESPONSE = "the server sent more than one response"
 #: Bytes a response may take before its headers end (h11's cap was 16 KB; real ones are a few
 #: KB, a few sites' cookies and policies run to tens): more is a hostile or broken server.
 MAX_HEAD_BYTES = 65_536
@@ -67,7 +68,6 @@ class _Connection(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.idle_since = 0.0
-        self.reused = False
         self._parser = httptools.HttpResponseParser(self)
         self._waiter: asyncio.Future[None] | None = None
         self._eof = False
@@ -102,7 +102,7 @@ class _Connection(asyncio.Protocol):
         except httptools.HttpParserUpgrade:
             self._fail(ProtocolError("the server switched protocols (not HTTP/1.1)"))
         except httptools.HttpParserCallbackError:  # on_message_begin: a second response
-            self._fail(ProtocolError("the server sent more than one response"))
+            self._fail(ProtocolError(_SECOND_RESPONSE))
         except httptools.HttpParserError as exc:
             self._fail(ProtocolError(_parser_message(exc)))
         else:
@@ -131,7 +131,7 @@ class _Connection(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         if self.complete:  # unasked-for bytes after the response: llhttp stops here
-            raise ProtocolError("more than one response")
+            raise ProtocolError(_SECOND_RESPONSE)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._raw_headers.append((name, value))
@@ -255,8 +255,13 @@ class _Connection(asyncio.Protocol):
             waiter.set_result(None)
 
 
+async def _nothing() -> AsyncIterator[bytes]:
+    return
+    yield  # an async generator that yields nothing
+
+
 def _parser_message(exc: Exception) -> str:
-    """llhttp's reason without its error-code prefix ("HPE_INVALID_CONSTANT ...")."""
+    """llhttp's reason on one line (it names what it expected: "Expected HTTP/")."""
     text = " ".join(str(exc).split())
     return text or type(exc).__name__
 
@@ -278,12 +283,11 @@ class Response:
         self.status_code: int = connection.status or 0
         self.headers = connection.headers
 
-    async def aiter_raw(self) -> AsyncIterator[bytes]:
-        connection = self._connection
-        if connection is None:
-            return
-        async for chunk in connection.body_chunks():
-            yield chunk
+    def aiter_raw(self) -> AsyncIterator[bytes]:
+        """The body's bytes as they arrive (the connection's own iterator, not a wrapper)."""
+        if self._connection is None:
+            return _nothing()
+        return self._connection.body_chunks()
 
     async def aclose(self) -> None:
         connection, self._connection = self._connection, None
@@ -358,7 +362,6 @@ class ConnectionPool:
         while idle:
             connection = idle.pop()
             if connection.usable(now):
-                connection.reused = True
                 return connection
             connection.close()
         return None
