@@ -8,6 +8,7 @@ directions: rotating chrome never changes it, and every kind of content edit doe
 from __future__ import annotations
 
 import itertools
+import random
 from pathlib import Path
 
 import pytest
@@ -159,3 +160,37 @@ def test_a_bare_tree_reads_as_the_intact_one() -> None:
         assert document_from_pruned(bare).to_text() == normalize_html(html).to_text()
         assert all(set(el.keys()) <= {"role"} for el in bare.root.iter())
 
+
+
+_TAGS = ["p", "div", "section", "ul", "ol", "li", "h2", "h3", "span", "a", "b", "table", "tr",
+         "td", "br", "nav", "footer", "header", "main", "article", "aside", "script",
+         "blockquote", "dl", "dt", "dd", "pre", "em"]
+_ATTRS = ["", ' class="cookie-banner"', ' class="policy"', ' role="main"', " hidden",
+          ' style="display:none"', ' id="x"', ' role="navigation"', ' aria-hidden="true"']
+_TEXTS = ["Some text.", "We keep logs 12 months.", " ", "\n", "Copyright 2024", "Back to top",
+          "tail words here"]
+
+
+def _random_body(rng: random.Random, depth: int = 0) -> str:
+    parts = []
+    for _ in range(rng.randint(0, 4)):
+        if rng.random() < 0.4 or depth > 4:
+            parts.append(rng.choice(_TEXTS))
+        else:
+            tag = rng.choice(_TAGS)
+            parts.append(f"<{tag}{rng.choice(_ATTRS)}>{_random_body(rng, depth + 1)}</{tag}>")
+    return "".join(parts)
+
+
+def test_random_trees_keep_the_guarantee_and_read_the_same_bare() -> None:
+    # Thousands of random trees of blocks, inline elements, chrome and loose text: a bare
+    # tree reads as the intact one, and equal fingerprints (either way) mean equal text.
+    rng = random.Random(7)
+    seen: dict[tuple[bool, str], str] = {}
+    for _ in range(1500):
+        html = f"<html><head><title>T</title></head><body>{_random_body(rng)}</body></html>"
+        text = normalize_html(html).to_text()
+        assert document_from_pruned(prune_html(html, bare=True)).to_text() == text, html
+        for bare in (True, False):
+            key = fingerprint(html, bare=bare)
+            assert seen.setdefault((bare, key or ""), text) == text, html

@@ -248,3 +248,13 @@ def test_hostile_nesting_stays_bounded() -> None:
     # cut is lost, as before) and nothing raises.
     html = "<html><body>" + "<div>" * 5000 + "<p>deep</p>" + "</div>" * 5000 + "</body></html>"
     assert normalize_html(html).blocks == []
+
+
+def test_loose_text_between_blocks_is_kept_after_every_block() -> None:
+    # Text standing between blocks (a tail) is a paragraph of its own, after the first block
+    # of a container and after every later one.
+    html = ("<body><main><div><p>First block here.</p>Loose tail one.<p>Second.</p>"
+            "Loose tail two.<h2>Then</h2>Loose tail three.</div></main></body>")
+    assert [b.text for b in normalize_html(html).blocks] == [
+        "First block here.", "Loose tail one.", "Second.", "Loose tail two.", "Then",
+        "Loose tail three."]

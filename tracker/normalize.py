@@ -428,13 +428,13 @@ class _BlockBuilder:
     def walk(self, element: _Element, depth: int = 0) -> None:
         """Emit the blocks of ``element``'s children (iteratively deep pages are fine)."""
         # Each .text / .tail / .tag read makes a new str in lxml: read once, use the name.
-        pending = self._pending
+        # (self._pending each time: a visit that flushes starts a new list.)
         if text := element.text:
-            pending.append(text)
+            self._pending.append(text)
         for child in element:
             self._visit(child, depth)
             if tail := child.tail:
-                pending.append(tail)
+                self._pending.append(tail)
 
     def _visit(self, child: _Element, depth: int) -> None:
         tag = child.tag
