@@ -72,6 +72,14 @@ def _own_cache_dir(tmp_path_factory: pytest.TempPathFactory,
     monkeypatch.setenv("TRACKER_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
 
 
+@pytest.fixture(params=[pytest.param(("asyncio", {}), id="asyncio"),
+                        pytest.param(("asyncio", {"use_uvloop": True}), id="uvloop")])
+def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict]:
+    """Async tests run on both loops the fetcher runs on: asyncio's (libraries, the daemon's
+    tests) and uvloop (every check). A module that needs only one defines its own."""
+    return request.param
+
+
 @pytest.fixture
 def page_server() -> Iterator[PageServer]:
     server = PageServer().start()

@@ -46,13 +46,6 @@ POLICY = "<html><body><main><h1>Privacy</h1>" + "<p>We keep your data for twelve
 HTML_TYPES = ("text/html", "application/xhtml+xml", "")
 
 
-@pytest.fixture(params=[pytest.param(("asyncio", {}), id="asyncio"),
-                        pytest.param(("asyncio", {"use_uvloop": True}), id="uvloop")])
-def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict]:
-    """Both loops the client runs on: asyncio's in tests and libraries, uvloop in checks."""
-    return request.param
-
-
 @pytest.fixture(scope="module")
 def hostile() -> Iterator[HostileServer]:
     with start_hostile_server() as server:

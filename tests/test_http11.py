@@ -22,13 +22,6 @@ FAST = FetchSettings(timeout=3.0, per_host_delay=0.0, retries=0, backoff=0.01)
 PAGE = b"<html><body><main><h1>Privacy</h1>" + b"<p>We keep logs for a year.</p>" * 200
 
 
-@pytest.fixture(params=[pytest.param(("asyncio", {}), id="asyncio"),
-                        pytest.param(("asyncio", {"use_uvloop": True}), id="uvloop")])
-def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict]:
-    """Both loops the client runs on: asyncio's in tests and libraries, uvloop in checks."""
-    return request.param
-
-
 @pytest.fixture(scope="module")
 def hostile() -> Iterator[HostileServer]:
     with start_hostile_server() as server:
