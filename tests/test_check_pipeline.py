@@ -123,7 +123,7 @@ def test_a_lost_previous_text_quarantines_that_page_only_until_repaired(page_ser
     env.check()
     name_of = {t.id: t.name for t in env.rows(Target)}
     text_of = {name_of[v.target_id]: v.text_sha256 for v in env.rows(Version)}
-    env.store.blobs.path(text_of["a"]).unlink()
+    env.store.blobs.delete(text_of["a"])
     page_server.html("/a", policy(retention="24 months", sell="do not sell (a)"))
     page_server.html("/b", policy(retention="24 months", sell="do not sell (b)"))
     outcomes = env.check()
@@ -589,3 +589,21 @@ def test_hosts_take_turns_so_one_sites_delays_do_not_hold_the_others(tmp_path) -
         site_b.stop()
     assert {o.result for o in outcomes} == {"first_version"} and len(outcomes) == 7
     assert arrivals.index("b0") < arrivals.index("a1")
+
+
+def test_pages_whose_blobs_cannot_be_stored_fail_loudly_and_are_recorded_later(
+        page_server, env_factory) -> None:
+    """A full disk or an unwritable blobs.sqlite3: no version may name blobs that are not
+    stored, the cycle goes on, the check log says why, and the next good check records it."""
+    page_server.html("/a", policy(sell="do not sell (a)"))
+    env = env_factory(["/a"])
+    blocker = env.store.blobs.root / "blobs.sqlite3"
+    blocker.mkdir()  # SQLite cannot open a folder: every commit of blobs fails
+    assert env.check() == {"a": "failed"}
+    (log,) = env.rows(CheckLog)
+    assert "the page could not be stored: cannot store blobs in" in log.detail
+    assert env.rows(Version) == [] and env.rows(Snapshot) == []
+    blocker.rmdir()
+    assert env.check() == {"a": "first_version"}
+    (version,) = env.rows(Version)
+    assert env.store.blobs.verify(version.text_sha256) is None

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
+from tests.blob_damage import overwrite_stored, set_written
 from tests.pageserver import PageServer
 from tests.test_check_pipeline import policy
 from tracker.blobs import sha256_hex
@@ -143,6 +144,32 @@ def test_orphan_blobs_and_temp_files_are_warnings_deleted_only_with_repair(
     assert verify_store(tracked.store).issues == []
 
 
+def test_an_orphan_bulk_blob_is_deleted_by_repair_once_it_is_old(tracked: Tracked) -> None:
+    """A check killed between storing its blobs and committing its rows leaves them in
+    blobs.sqlite3: an orphan like a blob file, deleted by --repair after the grace period."""
+    blobs = tracked.store.blobs
+    orphan = blobs.put(b"stored by a check that was killed before its rows", sync=False)
+    blobs.sync()
+    code, data = tracked.cli_json("--repair")
+    assert kinds(data) == {"orphan_blob": [orphan]} and blobs.exists(orphan)  # young: kept
+    set_written(blobs, orphan, OLD)
+    code, data = tracked.cli_json("--repair")
+    assert kinds(data) == {"orphan_blob": [orphan]} and data["after_repair"]["issues"] == []
+    assert not blobs.exists(orphan)
+    assert verify_store(tracked.store).issues == []
+
+
+def test_an_unreadable_blob_file_is_reported_not_a_traceback(tracked: Tracked) -> None:
+    tracked.store.close()
+    (tracked.store.blobs.root / "blobs.sqlite3").write_bytes(b"overwritten by accident " * 500)
+    result = tracked.cli()
+    assert result.returncode == 1 and "Traceback" not in result.stdout + result.stderr
+    code, data = tracked.cli_json()
+    found = kinds(data)
+    assert found["blob_pack_unreadable"] == ["blobs.sqlite3"]
+    assert len(found["raw_blob_missing"]) == 5  # every capture was stored in bulk
+
+
 def test_an_orphan_that_a_kept_delta_is_stored_on_is_not_deleted(tracked: Tracked) -> None:
     blobs = tracked.store.blobs
     page = "<p>clause {}</p>" + "".join(f"<p>section {i} of a long policy</p>" for i in range(400))
@@ -163,8 +190,8 @@ def test_missing_and_corrupt_text_blobs_are_rederived_from_raw(tracked: Tracked)
     first, second, third = tracked.versions("a")
     blobs = tracked.store.blobs
     assert blobs.base_of(third.text_sha256) == first.text_sha256  # stored as a delta on it
-    blobs.path(first.text_sha256).unlink()
-    blobs.path(second.text_sha256).write_bytes(zlib.compress(b"bit rot"))
+    blobs.delete(first.text_sha256)
+    overwrite_stored(blobs, second.text_sha256, zlib.compress(b"bit rot"))
     code, data = tracked.cli_json()
     assert code == 1 and data["healthy"] is False
     # The third text loses its base with the first: reported, and re-derived like the others.
@@ -190,8 +217,8 @@ def test_missing_raw_blob_is_reported_as_unrepairable(tracked: Tracked) -> None:
     (version,) = tracked.versions("b")
     snapshot = tracked.snapshot(version)
     blobs = tracked.store.blobs
-    blobs.path(snapshot.sha256).unlink()
-    blobs.path(version.text_sha256).unlink()  # ... and the text cannot come back without it
+    blobs.delete(snapshot.sha256)
+    blobs.delete(version.text_sha256)  # ... and the text cannot come back without it
     result = tracked.cli("--repair")
     assert result.returncode == 1
     assert f"snapshot {snapshot.id} of b: raw blob {snapshot.sha256[:12]} is missing; " \

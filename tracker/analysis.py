@@ -148,6 +148,22 @@ def analyze_page(job: PageJob) -> PageAnalysis:
                         compared_to=job.previous_text_sha if comparison else None)
 
 
+def analyze_in_worker(job: PageJob) -> PageAnalysis:
+    """:func:`analyze_page` in a worker process, with its blobs stored before the result goes
+    back: the parent's :meth:`BlobStore.sync` cannot reach this process's buffered blobs."""
+    analysis = analyze_page(job)
+    try:
+        BlobStore(Path(job.blob_root)).sync()
+    except BlobError as exc:
+        return unstored(exc)
+    return analysis
+
+
+def unstored(error: BlobError) -> PageAnalysis:
+    """The analysis of a page whose blobs could not be stored: a failure, never a version."""
+    return PageAnalysis(ok=False, reason=f"the page could not be stored: {error}")
+
+
 def _pruned_and_fingerprint(job: PageJob) -> tuple[PrunedPage | None, str | None]:
     """An HTML page pruned of its chrome, and its :mod:`tracker.fingerprint` (else None)."""
     result = job.result

@@ -30,8 +30,12 @@ for ~1 KB per version on average. Which ones is decided by the blob's own name, 
 the same content twice decides the same way.
 
 Durability against power loss needs the bytes on disk before a database row points at them.
-``put(..., sync=True)`` fsyncs each blob; bulk writers pass ``sync=False`` and call
-:meth:`BlobStore.sync` once before committing the rows (one flush instead of hundreds).
+``put(..., sync=True)`` writes and fsyncs a blob file at once (a single write: accept,
+renormalize, repair). Bulk writers (a check cycle) pass ``sync=False``: their blobs are
+buffered and go into one SQLite file, ``blobs.sqlite3`` in the same folder
+(:mod:`tracker.blob_pack`, which says why), in one transaction when they call
+:meth:`BlobStore.sync` before committing the rows. Readers look in both places, so stores
+written before hold their files and nothing has to be moved.
 """
 
 from __future__ import annotations
@@ -39,12 +43,15 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import sqlite3
 import threading
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import zstandard
+
+from .blob_pack import BlobPack, pack_for
 
 #: zstd level 3 (its default): ~0.15 ms for a 40 KB page, where zlib took ~0.45 ms.
 COMPRESSION_LEVEL = 3
@@ -97,7 +104,8 @@ def sha256_hex(data: bytes) -> str:
 
 
 class BlobStore:
-    """Blobs under ``root/ab/<sha256>.z`` (compressed); ``root/ab/cd/`` is read too."""
+    """Blobs under ``root/ab/<sha256>.z`` (compressed; ``root/ab/cd/`` is read too) and in
+    ``root/blobs.sqlite3`` (those written in bulk)."""
 
     SUFFIX = ".z"
 
@@ -105,19 +113,40 @@ class BlobStore:
         self.root = root
         self._root = str(root)
 
+    @property
+    def _pack(self) -> BlobPack:
+        return pack_for(self._root)
+
     def path(self, digest: str) -> Path:
-        """Where the blob is: its legacy two-level location if only that exists."""
+        """Where the blob's file is (or would be): its legacy two-level location if only that
+        exists. Blobs written in bulk have no file: see :meth:`written_at`."""
         location = self._location(digest)
         if not os.path.exists(location) and os.path.exists(self._legacy(digest)):
             return Path(self._legacy(digest))
         return Path(location)
 
     def exists(self, digest: str) -> bool:
-        return os.path.exists(self._location(digest)) or os.path.exists(self._legacy(digest))
+        return (os.path.exists(self._location(digest)) or os.path.exists(self._legacy(digest))
+                or self._in_pack(digest))
+
+    def written_at(self, digest: str) -> float | None:
+        """When the blob was last written or re-used (Unix time), None if it is not stored."""
+        for location in (self._location(digest), self._legacy(digest)):
+            try:
+                return os.stat(location).st_mtime
+            except FileNotFoundError:
+                continue
+        try:
+            return self._pack.written(digest)
+        except sqlite3.Error:
+            return None
 
     def put(self, data: bytes, sync: bool = True, like: str | None = None,
             like_data: bytes | None = None) -> str:
         """Store ``data`` (idempotent) and return its sha256.
+
+        ``sync``: write a file and fsync it now; else buffer the blob for :meth:`sync`, which
+        a bulk writer calls before committing rows that name it (see the module docstring).
 
         ``like`` names a stored blob ``data`` probably resembles (the previous version's):
         ``data`` is then stored as a delta against it, or against its base when it is a delta
@@ -136,13 +165,29 @@ class BlobStore:
                 # this blob is about to be referenced again.
                 os.utime(existing)
                 return digest
-        folder = os.path.dirname(target)
-        temporary = f"{folder}/.tmp-{digest[:16]}-{os.getpid()}-{threading.get_ident()}"
+        pack = self._pack
+        if self._in_pack(digest):
+            pack.touch(digest)
+            if sync:
+                pack.commit()
+            return digest
         compressed = None
         if like is not None and like != digest and int(digest[-4:], 16) % KEYFRAME_EVERY:
             compressed = self._delta(data, like, like_data)
         if compressed is None:
             compressed = compress(data)
+        if not sync:
+            base = compressed[len(DELTA_MAGIC):_DELTA_HEADER].hex() \
+                if compressed.startswith(DELTA_MAGIC) else None
+            pack.add(digest, compressed, base)
+            return digest
+        self._write_file(target, digest, compressed)
+        return digest
+
+    def _write_file(self, target: str, digest: str, compressed: bytes) -> None:
+        """Write a blob file atomically (a temporary file renamed into place) and fsync it."""
+        folder = os.path.dirname(target)
+        temporary = f"{folder}/.tmp-{digest[:16]}-{os.getpid()}-{threading.get_ident()}"
         try:
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         except FileNotFoundError:
@@ -153,8 +198,7 @@ class BlobStore:
                 view = memoryview(compressed)
                 while view:
                     view = view[os.write(fd, view):]
-                if sync:
-                    os.fsync(fd)
+                os.fsync(fd)
             finally:
                 os.close(fd)
             os.replace(temporary, target)
@@ -162,20 +206,19 @@ class BlobStore:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
             raise
-        return digest
 
     def _delta(self, data: bytes, like: str, like_data: bytes | None) -> bytes | None:
         """``data`` as a delta blob file against ``like``'s whole base, or None if not worth it."""
         base = self.base_of(like) or like  # a delta's base: chains stay one link deep
         try:
             if base == like and like_data is not None:  # only its size is left to read
-                base_size, base_data = os.path.getsize(self.path(base)), like_data
+                base_size, base_data = self._stored_size(base), like_data
             else:
                 stored = self._read(base)
                 if stored.startswith(DELTA_MAGIC):
                     return None  # not written by this store; do not build on it
                 base_size, base_data = len(stored), decompress(stored)
-        except (OSError, zlib.error, zstandard.ZstdError):
+        except (OSError, BlobError, zlib.error, zstandard.ZstdError):
             return None
         if sha256_hex(base_data) != base:
             return None  # a damaged base (or wrong like_data) must not become a dictionary
@@ -184,25 +227,64 @@ class BlobStore:
             return None
         return DELTA_MAGIC + bytes.fromhex(base) + frame
 
+    def _stored_size(self, digest: str) -> int:
+        """The size of a blob as stored (FileNotFoundError when there is none)."""
+        for location in (self._location(digest), self._legacy(digest)):
+            try:
+                return os.path.getsize(location)
+            except FileNotFoundError:
+                continue
+        try:
+            info = self._pack.info(digest)
+        except sqlite3.Error as exc:
+            raise OSError(f"cannot read {self._pack.path}: {exc}") from None
+        if info is None:
+            raise FileNotFoundError(digest)
+        return info[0]
+
     def base_of(self, digest: str) -> str | None:
         """The base blob a delta blob needs, or None for a whole (or missing) blob."""
-        try:
-            with open(self.path(digest), "rb") as file:
-                header = file.read(_DELTA_HEADER)
-        except OSError:
+        for location in (self._location(digest), self._legacy(digest)):
+            try:
+                with open(location, "rb") as file:
+                    header = file.read(_DELTA_HEADER)
+            except FileNotFoundError:
+                continue
+            except OSError:
+                return None
+            if len(header) == _DELTA_HEADER and header.startswith(DELTA_MAGIC):
+                return header[len(DELTA_MAGIC):].hex()
             return None
-        if len(header) == _DELTA_HEADER and header.startswith(DELTA_MAGIC):
-            return header[len(DELTA_MAGIC):].hex()
-        return None
+        try:
+            info = self._pack.info(digest)
+        except sqlite3.Error:
+            return None
+        return None if info is None else info[1]
 
     def _read(self, digest: str) -> bytes:
-        """The blob's file contents as stored (FileNotFoundError when there is none)."""
+        """The blob's contents as stored (FileNotFoundError when there is none)."""
+        for location in (self._location(digest), self._legacy(digest)):
+            try:
+                with open(location, "rb") as file:
+                    return file.read()
+            except FileNotFoundError:
+                continue
         try:
-            with open(self._location(digest), "rb") as file:
-                return file.read()
-        except FileNotFoundError:
-            with open(self._legacy(digest), "rb") as file:
-                return file.read()
+            stored = self._pack.stored(digest)
+        except sqlite3.Error as exc:  # a damaged or locked blobs.sqlite3: say which blob
+            raise BlobError(f"blob {digest[:12]} cannot be read from {self._pack.path}: "
+                            f"{exc}") from None
+        if stored is None:
+            raise FileNotFoundError(digest)
+        return stored
+
+    def _in_pack(self, digest: str) -> bool:
+        """Whether blobs.sqlite3 (or this process's buffer) holds the blob; an unreadable file
+        holds nothing readable (reads say why, :meth:`sync` fails loudly)."""
+        try:
+            return self._pack.contains(digest)
+        except sqlite3.Error:
+            return False
 
     def _location(self, digest: str) -> str:
         return f"{self._root}/{digest[:2]}/{digest}{self.SUFFIX}"
@@ -214,10 +296,22 @@ class BlobStore:
     def put_text(self, text: str) -> str:
         return self.put(text.encode("utf-8"))
 
-    @staticmethod
-    def sync() -> None:
-        """Flush every blob written with ``sync=False`` to disk (before rows reference them)."""
-        os.sync()
+    def sync(self) -> None:
+        """Store every blob put with ``sync=False`` durably (before rows reference them).
+
+        Raises :class:`BlobError` when they cannot be stored; they are then forgotten, and
+        the rows that would name them must not be committed.
+        """
+        pack = self._pack
+        try:
+            pack.commit()
+        except sqlite3.Error as exc:
+            pack.discard_pending()
+            raise BlobError(f"cannot store blobs in {pack.path}: {exc}") from None
+
+    def close(self) -> None:
+        """Close this process's connection to the bulk blobs (before a fork, or at exit)."""
+        self._pack.close()
 
     def get(self, digest: str) -> bytes:
         stored = self._stored(digest)
@@ -265,7 +359,8 @@ class BlobStore:
             return f"blob {digest[:12]} does not match its sha256"
         return None
 
-    def all_digests(self) -> Iterator[str]:
+    def all_digests(self, files_only: bool = False) -> Iterator[str]:
+        """Every stored blob (BlobError if blobs.sqlite3 cannot be read), or only the files."""
         if not self.root.exists():
             return
         for pattern in ("*/*", "*/*/*"):  # the flat layout, then the legacy one
@@ -273,6 +368,13 @@ class BlobStore:
                 name = path.name[: -len(self.SUFFIX)]
                 if len(name) == 64 and not name.startswith("."):  # not a .tmp- leftover
                     yield name
+        if files_only:
+            return
+        try:
+            packed = self._pack.digests()
+        except sqlite3.Error as exc:
+            raise BlobError(f"cannot read {self._pack.path}: {exc}") from None
+        yield from packed
 
     def temp_files(self) -> Iterator[Path]:
         """Leftovers of interrupted writes (safe to delete)."""
@@ -284,3 +386,8 @@ class BlobStore:
         for location in (self._location(digest), self._legacy(digest)):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(location)
+        try:
+            self._pack.delete(digest)
+        except sqlite3.Error as exc:
+            raise BlobError(f"cannot delete blob {digest[:12]} from {self._pack.path}: "
+                            f"{exc}") from None

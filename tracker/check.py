@@ -20,7 +20,15 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from . import direct, eventloop
-from .analysis import PageAnalysis, PageJob, analyze_page, quick_unchanged
+from .analysis import (
+    PageAnalysis,
+    PageJob,
+    analyze_in_worker,
+    analyze_page,
+    quick_unchanged,
+    unstored,
+)
+from .blobs import BlobError
 from .direct import NO_PREVIOUS, Previous
 from .fetch import Fetcher, FetchResult, FetchSettings
 from .fingerprint import SETTINGS_CHANGED
@@ -264,7 +272,7 @@ class Checker:
         analysis = quick_unchanged(job)
         if analysis is None:
             loop = asyncio.get_running_loop()
-            analysis = await loop.run_in_executor(self.executor, analyze_page, job)
+            analysis = await loop.run_in_executor(self.executor, analyze_in_worker, job)
         return analysis
 
     def _record_batch(self, batch: list[_Pending]) -> list[CheckOutcome]:
@@ -277,7 +285,11 @@ class Checker:
         transaction that failed are retried: those of the other one are recorded already.
         """
         if any(p.analysis is not None and p.analysis.raw_sha for p in batch):
-            self.store.blobs.sync()  # blob bytes reach the disk before rows point at them
+            try:
+                self.store.blobs.sync()  # blob bytes reach the disk before rows point at them
+            except BlobError as exc:  # a full disk, say: these pages fail, loudly, for now
+                log.error("%s", exc)
+                batch = [_unstored(p, exc) for p in batch]
         try:
             with self._connection("write") as db, db.transaction(write=True):
                 outcomes = dict(self._record_unchanged(
@@ -402,6 +414,14 @@ class Checker:
     def _close_connections(self) -> None:
         while self._connections:
             self._connections.popitem()[1].close()
+
+
+def _unstored(pending: _Pending, error: BlobError) -> _Pending:
+    """A page whose blobs could not be stored: recorded as a failed check, not a version."""
+    analysis = pending.analysis
+    if analysis is None or not analysis.raw_sha:
+        return pending
+    return replace(pending, analysis=unstored(error))
 
 
 #: Below this many targets a worker pool costs more to start than it saves.

@@ -269,6 +269,8 @@ class Store:
                 raise
 
     def close(self) -> None:
-        """Close the engine's connections, if it was ever made (before a fork, or at exit)."""
+        """Close the engine's connections, if it was ever made, and the blob store's (before a
+        fork, or at exit)."""
         if self._engine is not None:
             self._engine.dispose()
+        self.blobs.close()

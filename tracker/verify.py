@@ -24,6 +24,7 @@ from pathlib import Path
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from .blob_pack import FILE_NAME
 from .blobs import BlobError, BlobStore, sha256_hex
 from .models import Alert, Change, Snapshot, Target, Version
 from .normalize import NORMALIZER_VERSION
@@ -49,6 +50,7 @@ MISSING_CHANGE = "missing_change"
 DUPLICATE_VERSION = "duplicate_version"
 ORPHAN_BLOB = "orphan_blob"
 TEMP_FILE = "temp_file"
+BLOB_PACK_UNREADABLE = "blob_pack_unreadable"
 
 REPAIRABLE = {TEXT_BLOB_MISSING, TEXT_BLOB_CORRUPT, DANGLING_CHANGE, MISSING_CHANGE,
               ORPHAN_BLOB, TEMP_FILE}
@@ -182,9 +184,21 @@ _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
 
 def _blob_digests(blobs: BlobStore) -> set[str]:
-    """Digests of the blob files on disk; ``all_digests`` also yields ``.tmp-*.z`` temp files
+    """Digests of the blobs on disk; ``all_digests`` also yields ``.tmp-*.z`` temp files
     (pathlib's glob matches dot files), which are reported as temp files, not as blobs."""
     return {d for d in blobs.all_digests() if _DIGEST.match(d)}
+
+
+def _listed_blobs(blobs: BlobStore) -> tuple[set[str], list[Issue]]:
+    """The blobs on disk, and an issue if blobs.sqlite3 cannot be read (its blobs then count
+    as missing: only a backup brings them back)."""
+    try:
+        return _blob_digests(blobs), []
+    except BlobError as exc:
+        files = {d for d in blobs.all_digests(files_only=True) if _DIGEST.match(d)}
+        return files, [Issue(BLOB_PACK_UNREADABLE, ERROR, "blobs", FILE_NAME,
+                             f"{exc}; the blobs it holds are reported missing (restore it "
+                             "from a backup)")]
 
 
 def _bases(blobs: BlobStore, digests: set[str]) -> set[str]:
@@ -202,7 +216,7 @@ def _short(digest: str) -> str:
 def verify_store(store: Store) -> Report:
     """Check every rule; never writes. Blobs are listed before rows are read, so a blob being
     written by a concurrent check is at worst reported as an orphan, never as missing."""
-    on_disk = _blob_digests(store.blobs)
+    on_disk, unreadable = _listed_blobs(store.blobs)
     temp_files = sorted(store.blobs.temp_files())
     with Session(store.engine) as session:
         rows = _Rows.read(session)
@@ -210,6 +224,7 @@ def verify_store(store: Store) -> Report:
         "targets": len(rows.targets), "snapshots": len(rows.snapshots),
         "versions": len(rows.versions), "changes": len(rows.changes),
         "blobs": len(on_disk), "temp_files": len(temp_files)})
+    report.issues += unreadable
     report.issues += _orphan_rows(rows)
     report.issues += _chain_issues(rows)
     report.issues += _blob_issues(store.blobs, rows, on_disk)
@@ -473,11 +488,14 @@ def _delete_orphan_blobs(store: Store, digests: list[str], grace: float) -> list
             set(session.exec(select(Version.text_sha256)))
         # Bases of every delta on disk now, orphans included: deltas written since the report
         # (by a check, against the blob a committed row names) must keep theirs.
-        needed = _bases(store.blobs, _blob_digests(store.blobs))
+        needed = _bases(store.blobs, _listed_blobs(store.blobs)[0])
         for digest in digests:
             if digest in referenced or digest in needed:
                 continue
-            if not _is_old(store.blobs.path(digest), grace):
+            written = store.blobs.written_at(digest)
+            if written is None:
+                continue  # deleted meanwhile
+            if time.time() - written < grace:
                 repairs.append(Repair(ORPHAN_BLOB, "blobs", digest, False,
                                       f"kept orphan blob {_short(digest)}: younger than "
                                       f"{grace:.0f}s, a check may be about to reference it"))

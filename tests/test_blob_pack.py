@@ -1,0 +1,163 @@
+"""Blobs written in bulk (``put(sync=False)``) live in blobs.sqlite3, committed by ``sync()``."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tests.blob_damage import overwrite_stored, set_written
+from tracker.analysis import PageJob, analyze_in_worker
+from tracker.blob_pack import FILE_NAME
+from tracker.blobs import BlobError, BlobStore
+from tracker.fetch import FetchResult
+
+
+def _committed(root: Path) -> set[str]:
+    """Digests another connection sees: what a reader in another process would find."""
+    if not (root / FILE_NAME).exists():
+        return set()
+    with sqlite3.connect(root / FILE_NAME) as connection:
+        return {row[0] for row in connection.execute("SELECT digest FROM blob")}
+
+
+def _page(clause: str) -> bytes:
+    sections = "".join(f"<h2>Section {i}</h2><p>We process data item {i} for purpose {i * 7} "
+                       f"and keep it as long as needed for reason {i * 13}.</p>"
+                       for i in range(160))
+    return f"<html><body>{sections}<p>{clause}</p></body></html>".encode()
+
+
+def test_bulk_blobs_are_buffered_until_sync_then_stored_in_one_file(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path)
+    first = blobs.put(b"raw page one", sync=False)
+    second = blobs.put(b"normalized text one", sync=False)
+    # Readable at once by this process (a batch may dedup against its own pages) ...
+    assert blobs.exists(first) and blobs.get(first) == b"raw page one"
+    assert set(blobs.all_digests()) == {first, second}
+    # ... but not yet stored: nothing another process could read, and no files at all.
+    assert _committed(tmp_path) == set()
+    blobs.sync()
+    assert _committed(tmp_path) == {first, second}
+    assert not [p for p in tmp_path.rglob("*.z")]  # no blob files: one SQLite file
+    assert BlobStore(tmp_path).get(second) == b"normalized text one"
+    assert blobs.verify(first) is None and blobs.verify(second) is None
+
+
+def test_a_bulk_blob_is_stored_once_and_reuse_refreshes_its_age(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path)
+    digest = blobs.put(b"the same page", sync=False)
+    assert blobs.put(b"the same page", sync=False) == digest
+    blobs.sync()
+    set_written(blobs, digest, 1_000_000.0)
+    assert blobs.written_at(digest) == 1_000_000.0
+    blobs.put(b"the same page", sync=False)  # about to be referenced again
+    blobs.sync()
+    assert time.time() - (blobs.written_at(digest) or 0) < 60
+    with sqlite3.connect(tmp_path / FILE_NAME) as connection:
+        assert connection.execute("SELECT count(*) FROM blob").fetchone() == (1,)
+
+
+def test_bulk_versions_are_deltas_on_the_previous_like_blob_files(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path)
+    first = blobs.put(_page("We keep logs for 12 months."), sync=False)
+    blobs.sync()
+    later = [_page(f"We keep logs for {n} months.") for n in (18, 24, 36)]
+    digests = [blobs.put(data, sync=False, like=first) for data in later]
+    blobs.sync()
+    deltas = [d for d in digests if blobs.base_of(d) == first]
+    assert deltas, "a new version resembling the previous one is stored as a delta"
+    with sqlite3.connect(tmp_path / FILE_NAME) as connection:
+        sizes = dict(connection.execute("SELECT digest, length(stored) FROM blob"))
+    assert all(sizes[d] < sizes[first] / 10 for d in deltas)
+    assert [blobs.get(d) for d in digests] == later
+    # A file blob may be the base of a bulk one, and the other way round.
+    loose = blobs.put(_page("We keep logs for 48 months."), like=digests[0])
+    assert blobs.path(loose).exists() and blobs.get(loose) == _page("We keep logs for 48 months.")
+
+
+def test_bulk_blobs_are_deleted_and_damage_is_reported(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path)
+    kept, gone = blobs.put(b"kept", sync=False), blobs.put(b"gone", sync=False)
+    blobs.sync()
+    blobs.delete(gone)
+    assert not blobs.exists(gone) and blobs.exists(kept)
+    with pytest.raises(BlobError, match="missing"):
+        blobs.get(gone)
+    overwrite_stored(blobs, kept, b"not zstd")
+    assert "corrupt" in (blobs.verify(kept) or "")
+
+
+def test_a_damaged_blob_file_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path)
+    digest = blobs.put(b"page", sync=False)
+    blobs.sync()
+    blobs.close()
+    (tmp_path / FILE_NAME).write_bytes(b"this is not a database" * 200)
+    error = BlobStore(tmp_path).verify(digest) or ""
+    assert f"blob {digest[:12]} cannot be read from" in error and FILE_NAME in error
+
+
+def test_when_blobs_cannot_be_stored_sync_says_so_and_forgets_them(tmp_path: Path) -> None:
+    (tmp_path / FILE_NAME).mkdir()  # where the file should be: SQLite cannot open it
+    blobs = BlobStore(tmp_path)
+    digest = blobs.put(b"page", sync=False)
+    with pytest.raises(BlobError, match="cannot store blobs in"):
+        blobs.sync()
+    assert not blobs.exists(digest)  # not left buffered to be referenced later
+    blobs.sync()  # nothing left to store
+
+
+def _child_puts_and_syncs(root: str, parent_buffered: str) -> None:
+    blobs = BlobStore(Path(root))
+    if blobs.exists(parent_buffered):  # the parent's buffered blob is not this process's
+        raise SystemExit(3)
+    blobs.put(b"written by the child", sync=False)
+    blobs.sync()
+
+
+def test_a_forked_process_stores_its_own_blobs_not_its_parents(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path)
+    blobs.put(b"committed before the fork", sync=False)
+    blobs.sync()  # the parent has a connection open now
+    buffered = blobs.put(b"buffered in the parent", sync=False)
+    child = multiprocessing.get_context("fork").Process(target=_child_puts_and_syncs,
+                                                        args=(str(tmp_path), buffered))
+    child.start()
+    child.join(30)
+    assert child.exitcode == 0
+    assert len(_committed(tmp_path)) == 2  # the child's blob, not the parent's buffered one
+    blobs.sync()  # the parent's connection still works after the child used its own
+    assert len(_committed(tmp_path)) == 3
+
+
+def test_stored_bulk_blobs_are_read_by_another_process(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path)
+    digest = blobs.put(b"read me elsewhere", sync=False)
+    blobs.sync()
+    code = ("import sys; from pathlib import Path; from tracker.blobs import BlobStore; "
+            "sys.stdout.buffer.write(BlobStore(Path(sys.argv[1])).get(sys.argv[2]))")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path), digest],
+                         capture_output=True, check=True, timeout=60)
+    assert out.stdout == b"read me elsewhere"
+
+
+def test_a_parse_worker_stores_its_blobs_before_returning(tmp_path: Path) -> None:
+    """The daemon's worker processes analyze pages; the parent cannot sync their buffers."""
+    body = (b"<html><head><title>Privacy</title></head><body><main><h1>Privacy policy</h1>"
+            + b"".join(b"<p>We keep your account data for %d months and then delete it.</p>"
+                       % n for n in range(40)) + b"</main></body></html>")
+    result = FetchResult("http://127.0.0.1/p", "http://127.0.0.1/p", 200, {}, "text/html",
+                         "utf-8", body, datetime.now(UTC), 0.01)
+    job = PageJob(result, (), (), str(tmp_path))
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        analysis = pool.submit(analyze_in_worker, job).result(timeout=120)
+    assert analysis.ok and analysis.raw_sha and analysis.text_sha
+    assert _committed(tmp_path) == {analysis.raw_sha, analysis.text_sha}

@@ -1,0 +1,195 @@
+"""Blobs written in bulk: one SQLite file in the blob folder, ``snapshots/blobs.sqlite3``.
+
+A check cycle stores two blobs per new version (the raw page and its text). As files, each
+one took a temporary file, a write and a rename, and on this project's machines creating a
+file costs anywhere from 25 µs to 700 µs (a filesystem without a journal skips over every
+recently deleted inode to find a free one): for a cycle of a thousand new pages that was up
+to a second and a half of CPU, more than parsing them. Rows in one SQLite file cost ~50 µs a
+blob, fsync included, whatever the filesystem is doing, and a store of a million versions is
+one file instead of two million.
+
+Every blob is still content-addressed (its key is the sha256 of its bytes), compressed the
+same way as a blob file (the stored bytes are exactly what the file would hold, whole zstd
+frame or delta), and written atomically: a writer buffers its blobs in memory and
+:meth:`BlobPack.commit` inserts them in one transaction, with ``synchronous=FULL`` so they
+are on disk before the caller commits the database rows that name them. Several processes
+(a cycle's shards, the CLI) share the file; SQLite's write lock serializes their commits, and
+WAL lets readers read meanwhile.
+
+Only this module knows the file's layout. One connection per process: a connection must not
+cross a fork, so a forked child opens its own and leaves its parent's untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+
+FILE_NAME = "blobs.sqlite3"
+_BUSY_TIMEOUT_S = 30.0
+_SCHEMA = ("CREATE TABLE IF NOT EXISTS blob (digest TEXT PRIMARY KEY, stored BLOB NOT NULL, "
+           "base TEXT, written REAL NOT NULL)")
+
+
+class BlobPack:
+    """The bulk blobs of one blob folder, as seen by this process."""
+
+    def __init__(self, root: str) -> None:
+        self.path = f"{root}/{FILE_NAME}"
+        self._lock = threading.RLock()  # the event loop adds, the writer thread commits
+        self._connection: sqlite3.Connection | None = None
+        #: digest -> (stored bytes, base digest or None): written, not yet committed.
+        self._pending: dict[str, tuple[bytes, str | None]] = {}
+        self._touched: set[str] = set()
+
+    # --- writing -------------------------------------------------------------------------
+
+    def add(self, digest: str, stored: bytes, base: str | None) -> None:
+        """Buffer a blob until :meth:`commit` (idempotent)."""
+        with self._lock:
+            self._pending.setdefault(digest, (stored, base))
+
+    def touch(self, digest: str) -> None:
+        """Mark a committed blob as written now (it is about to be referenced again; see
+        `tracker verify --repair`, which deletes only orphans idle for a while)."""
+        with self._lock:
+            self._touched.add(digest)
+
+    def commit(self) -> None:
+        """Store every buffered blob durably, in one transaction; raises sqlite3.Error."""
+        with self._lock:
+            if not self._pending and not self._touched:
+                return
+            connection = self._open(create=True)
+            assert connection is not None
+            now = time.time()
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                connection.executemany(
+                    "INSERT OR IGNORE INTO blob (digest, stored, base, written) "
+                    "VALUES (?, ?, ?, ?)",
+                    [(digest, stored, base, now)
+                     for digest, (stored, base) in self._pending.items()])
+                connection.executemany("UPDATE blob SET written = ? WHERE digest = ?",
+                                       [(now, digest) for digest in self._touched])
+                connection.execute("COMMIT")
+            except BaseException:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                raise
+            self._pending.clear()
+            self._touched.clear()
+
+    def discard_pending(self) -> None:
+        """Forget buffered blobs that could not be committed (their rows are not written)."""
+        with self._lock:
+            self._pending.clear()
+            self._touched.clear()
+
+    def delete(self, digest: str) -> None:
+        with self._lock:
+            self._pending.pop(digest, None)
+            connection = self._open(create=False)
+            if connection is not None:
+                connection.execute("DELETE FROM blob WHERE digest = ?", (digest,))
+
+    # --- reading -------------------------------------------------------------------------
+
+    def stored(self, digest: str) -> bytes | None:
+        """The stored bytes of a blob (as its file would hold them), or None."""
+        with self._lock:
+            if digest in self._pending:
+                return self._pending[digest][0]
+            row = self._query("SELECT stored FROM blob WHERE digest = ?", digest)
+        return None if row is None else row[0]
+
+    def info(self, digest: str) -> tuple[int, str | None] | None:
+        """(stored size, base digest or None) of a blob, or None if it is not here."""
+        with self._lock:
+            if digest in self._pending:
+                stored, base = self._pending[digest]
+                return len(stored), base
+            return self._query("SELECT length(stored), base FROM blob WHERE digest = ?",
+                               digest)
+
+    def written(self, digest: str) -> float | None:
+        """When the blob was written (Unix time; now for a buffered one), or None."""
+        with self._lock:
+            if digest in self._pending:
+                return time.time()
+            row = self._query("SELECT written FROM blob WHERE digest = ?", digest)
+        return None if row is None else row[0]
+
+    def contains(self, digest: str) -> bool:
+        with self._lock:
+            return digest in self._pending or \
+                self._query("SELECT 1 FROM blob WHERE digest = ?", digest) is not None
+
+    def digests(self) -> list[str]:
+        """Every blob here, buffered ones included."""
+        with self._lock:
+            names = list(self._pending)
+            connection = self._open(create=False)
+            if connection is not None:
+                names += [row[0] for row in connection.execute("SELECT digest FROM blob")]
+        return list(dict.fromkeys(names))
+
+    def _query(self, sql: str, digest: str) -> tuple | None:
+        connection = self._open(create=False)
+        return None if connection is None else connection.execute(sql, (digest,)).fetchone()
+
+    # --- the connection --------------------------------------------------------------------
+
+    def _open(self, create: bool) -> sqlite3.Connection | None:
+        """This process's connection; None when the file does not exist and ``create`` is off
+        (a reader never creates it)."""
+        if self._connection is not None:
+            return self._connection
+        if not create and not os.path.exists(self.path):
+            return None
+        connection = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None,
+                                     check_same_thread=False)
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            # FULL: a commit is on disk before it returns, so rows committed after it never
+            # name a blob that a power cut could take back.
+            connection.execute("PRAGMA synchronous=FULL")
+            connection.execute("PRAGMA journal_size_limit=8388608")  # WAL truncated to 8 MB
+            connection.execute(_SCHEMA)
+        except BaseException:
+            connection.close()
+            raise
+        self._connection = connection
+        return connection
+
+    def close(self) -> None:
+        """Close this process's connection (buffered blobs stay buffered)."""
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+
+_packs: dict[str, BlobPack] = {}
+_packs_pid = os.getpid()
+#: Packs of the process this one was forked from: kept referenced, never used nor closed
+#: (closing a parent's SQLite connection in a child can release the parent's locks).
+_inherited: list[BlobPack] = []
+_registry_lock = threading.Lock()
+
+
+def pack_for(root: str) -> BlobPack:
+    """The one :class:`BlobPack` of ``root`` in this process (blob stores come and go per page,
+    their buffered blobs must not)."""
+    global _packs_pid
+    pack = _packs.get(root)
+    if pack is not None and _packs_pid == os.getpid():
+        return pack
+    with _registry_lock:
+        if _packs_pid != os.getpid():  # forked since: start afresh
+            _inherited.extend(_packs.values())
+            _packs.clear()
+            _packs_pid = os.getpid()
+        return _packs.setdefault(root, BlobPack(root))
