@@ -22,16 +22,15 @@ from __future__ import annotations
 
 import asyncio
 import codecs
-import email.utils
 import importlib.util
 import logging
 import math
+import os
 import random
 import socket
 import ssl
 import sys
 import time
-import urllib.request
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -156,6 +155,19 @@ class _HostGate:
     users: int = 0  # requests waiting for or holding the slot: a gate without any is idle
 
 
+def _environment_proxies() -> dict[str, str]:
+    """The proxies the environment names (HTTP_PROXY, ...), as urllib reads them.
+
+    urllib.request, and the http.client and email packages it loads, cost ~10 ms at every
+    start: imported only when some ``*_proxy`` variable is set (else it finds none either).
+    """
+    if not any(name.lower().endswith("_proxy") for name in os.environ):
+        return {}
+    import urllib.request
+
+    return urllib.request.getproxies_environment()
+
+
 class Fetcher:
     """Fetch pages over shared keep-alive connections (httpx with HTTP/2 for proxied URLs).
 
@@ -168,8 +180,7 @@ class Fetcher:
                          ("Accept-Encoding", _ACCEPT_ENCODING))
         self._pool = http11.ConnectionPool(max_idle_per_origin=settings.concurrency,
                                            trust_env=settings.trust_env)
-        self._proxies = (urllib.request.getproxies_environment() if settings.trust_env
-                         else {})
+        self._proxies = _environment_proxies() if settings.trust_env else {}
         self._client: httpx.AsyncClient | None = None
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._gates: dict[str, _HostGate] = {}
@@ -383,6 +394,8 @@ class Fetcher:
         proxies = self._proxies
         if not proxies or (target.scheme not in proxies and "all" not in proxies):
             return False
+        import urllib.request
+
         return not urllib.request.proxy_bypass_environment(target.host, proxies)
 
     def _httpx(self) -> httpx.AsyncClient:
@@ -572,6 +585,8 @@ def parse_retry_after(value: str | None) -> float | None:
         pass
     else:
         return max(0.0, seconds) if math.isfinite(seconds) else None
+    import email.utils  # an HTTP date here is rare; the email package costs ~4 ms to load
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
