@@ -26,7 +26,6 @@ from .normalize import (
     parse_plain_text,
     prune_html,
 )
-from .quality import assess
 
 if TYPE_CHECKING:  # the tables are not needed in parse workers
     from .models import Snapshot
@@ -87,6 +86,10 @@ def read_capture(blobs: BlobStore, snapshot: Snapshot, select: tuple[str, ...],
 
 
 def analyze_page(job: PageJob) -> PageAnalysis:
+    # Imported here: compiling the quality gate's patterns is ~8 ms of every start, and a
+    # cycle of unchanged pages never needs them.
+    from .quality import assess
+
     result = job.result
     if result.error is not None or not result.ok:
         verdict = assess(result, None, job.previous_words)
