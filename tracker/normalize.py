@@ -16,12 +16,14 @@ import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import lxml.etree
-from cssselect import SelectorError
-from lxml.cssselect import CSSSelector
 
 from .document import HEADING, ITEM, PARAGRAPH, ROW, Block, Document, clean_display
+
+if TYPE_CHECKING:
+    from lxml.cssselect import CSSSelector
 
 _Element = lxml.etree._Element
 
@@ -242,6 +244,11 @@ def _text(element: _Element) -> str:
 
 
 def _css(selector: str) -> CSSSelector:
+    # Imported here: cssselect compiles its tokenizer's patterns on import (~4 ms of every
+    # start), and only targets with ``select`` or ``remove`` selectors need it.
+    from cssselect import SelectorError
+    from lxml.cssselect import CSSSelector
+
     try:
         return CSSSelector(selector)
     except SelectorError as exc:
