@@ -147,3 +147,27 @@ def test_the_planner_and_the_fetcher_name_a_host_alike() -> None:
         fetcher._gate(httpx.URL(url))
         assert planned in fetcher._gates, (url, planned, list(fetcher._gates))
     assert set(fetcher._gates) == {"example.com", "example.com:8080", "example.com:8443"}
+
+
+def test_a_targets_host_is_read_from_its_origin_as_from_the_whole_url() -> None:
+    """The host is parsed once per origin (cached): it must equal a parse of the whole URL."""
+    from urllib.parse import urlsplit
+
+    from tracker.target_spec import TargetSpec, politeness_key
+
+    def whole(url: str) -> str:
+        parts = urlsplit(url)
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        return politeness_key(parts.scheme, parts.hostname or "", port)
+
+    origins = ["https://Example.com", "http://example.com:80", "HTTP://user:pw@[::1]:8080",
+               "https://example.com:99999", "https://exa mple.com", "https://a\\b.example",
+               "https://example.com:", "https://", "ftp://files.example.org:21"]
+    tails = ["", "/", "/privacy?x=1#top", "?q", "#frag", "/a/b\\c", "/caf\u00e9"]
+    urls = [o + t for o in origins for t in tails] + [" https://padded.example/a",
+                                                      "https://tab\t.example/", "example.com/a"]
+    for url in urls:
+        assert TargetSpec(1, "t", url, (), (), "live", None, (), (), True).host == whole(url), url

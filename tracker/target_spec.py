@@ -7,7 +7,9 @@ are shared by that path and by :mod:`tracker.targets`.
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -39,12 +41,8 @@ class TargetSpec:
     @property
     def host(self) -> str:
         """The :func:`politeness_key` of the target's URL: the fetcher's name for its host."""
-        parts = urlsplit(self.url)
-        try:
-            port = parts.port
-        except ValueError:  # an impossible port: the fetch reports the URL, any key will do
-            port = None
-        return politeness_key(parts.scheme, parts.hostname or "", port)
+        origin = _ORIGIN.match(self.url)
+        return _host_key(origin.group() if origin else self.url)
 
     @classmethod
     def of(cls, row: Any) -> TargetSpec:
@@ -56,6 +54,20 @@ class TargetSpec:
 
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+#: Scheme and authority: all :func:`_host_key` reads, and what a site's pages share.
+_ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#\\\s]*(?=[/?#]|$)")
+
+
+@functools.lru_cache(maxsize=1024)
+def _host_key(origin: str) -> str:
+    """The politeness key of a URL's origin, parsed once per site: a cycle plans a thousand
+    pages of a few sites, and urlsplit per page was a tenth of its start."""
+    parts = urlsplit(origin)
+    try:
+        port = parts.port
+    except ValueError:  # an impossible port: the fetch reports the URL, any key will do
+        port = None
+    return politeness_key(parts.scheme, parts.hostname or "", port)
 
 
 def politeness_key(scheme: str, host: str, port: int | None) -> str:
