@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.synchronize
+import os
 import sqlite3
 import subprocess
 import sys
@@ -161,3 +163,31 @@ def test_a_parse_worker_stores_its_blobs_before_returning(tmp_path: Path) -> Non
         analysis = pool.submit(analyze_in_worker, job).result(timeout=120)
     assert analysis.ok and analysis.raw_sha and analysis.text_sha
     assert _committed(tmp_path) == {analysis.raw_sha, analysis.text_sha}
+
+
+def _sync_batches(root: str, start: multiprocessing.synchronize.Barrier, batches: int) -> None:
+    blobs = BlobStore(Path(root))
+    start.wait(30)
+    for batch in range(batches):
+        for n in range(20):
+            blobs.put(f"{os.getpid()} {batch} {n}".encode() * 50, sync=False)
+        blobs.sync()  # raises (and the exit code says so) if the file could not be shared
+
+
+def test_processes_opening_a_new_blob_file_at_once_all_store_their_blobs(
+        tmp_path: Path) -> None:
+    """A cycle's shards open blobs.sqlite3 together: switching a new file to WAL returned
+    "database is locked" at once to all but one (SQLite's busy timeout does not cover it)."""
+    context = multiprocessing.get_context("fork")
+    for trial in range(4):
+        root = tmp_path / str(trial)
+        root.mkdir()
+        start = context.Barrier(3)
+        shards = [context.Process(target=_sync_batches, args=(str(root), start, 3))
+                  for _ in range(3)]
+        for shard in shards:
+            shard.start()
+        for shard in shards:
+            shard.join(60)
+        assert [shard.exitcode for shard in shards] == [0, 0, 0], f"trial {trial}"
+        assert len(_committed(root)) == 3 * 3 * 20

@@ -27,10 +27,16 @@ import sqlite3
 import threading
 import time
 
+from .sqlite_retry import retry_locked
+
 FILE_NAME = "blobs.sqlite3"
 _BUSY_TIMEOUT_S = 30.0
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS blob (digest TEXT PRIMARY KEY, stored BLOB NOT NULL, "
            "base TEXT, written REAL NOT NULL)")
+
+
+def _is_locked(exc: Exception) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
 
 
 class BlobPack:
@@ -149,6 +155,10 @@ class BlobPack:
             return self._connection
         if not create and not os.path.exists(self.path):
             return None
+        self._connection = retry_locked(self._connect, _is_locked, _BUSY_TIMEOUT_S)
+        return self._connection
+
+    def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None,
                                      check_same_thread=False)
         try:
@@ -161,7 +171,6 @@ class BlobPack:
         except BaseException:
             connection.close()
             raise
-        self._connection = connection
         return connection
 
     def close(self) -> None:

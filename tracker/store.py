@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from .blobs import BlobStore
+from .sqlite_retry import retry_locked
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -131,25 +131,9 @@ def _if_not_exists(statement: str) -> str:
 
 
 def _retry_locked(action: Callable[[], None], locked: Callable[[Exception], bool]) -> None:
-    """Run ``action``; a "locked" answer is retried within the busy timeout.
-
-    Two processes setting up the same brand-new SQLite file (two cron jobs, or the CLI and the
-    daemon started together) can get "database is locked" at once, without SQLite's busy
-    timeout being applied: seen about once in a thousand runs of the test that starts two
-    checks on a new database, on a loaded machine. Creating tables is idempotent, so waiting
-    and trying again is safe; any other error, or the timeout running out, is reported.
-    """
-    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-    pause = 0.05
-    while True:
-        try:
-            action()
-            return
-        except Exception as exc:
-            if not locked(exc) or time.monotonic() + pause > deadline:
-                raise
-        time.sleep(pause)
-        pause = min(pause * 2, 1.0)
+    """:func:`tracker.sqlite_retry.retry_locked` within the database's busy timeout (seen about
+    once in a thousand runs of the test that starts two checks on a new database)."""
+    retry_locked(action, locked, BUSY_TIMEOUT_MS / 1000)
 
 
 #: The tables of :mod:`tracker.models` (a test keeps the two in step). A SQLite file that has
