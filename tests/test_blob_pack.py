@@ -107,14 +107,17 @@ def test_a_damaged_blob_file_is_a_clear_error_not_a_traceback(tmp_path: Path) ->
     assert f"blob {digest[:12]} cannot be read from" in error and FILE_NAME in error
 
 
-def test_when_blobs_cannot_be_stored_sync_says_so_and_forgets_them(tmp_path: Path) -> None:
+def test_blobs_that_could_not_be_stored_stay_buffered_for_the_next_sync(
+        tmp_path: Path) -> None:
     (tmp_path / FILE_NAME).mkdir()  # where the file should be: SQLite cannot open it
     blobs = BlobStore(tmp_path)
     digest = blobs.put(b"page", sync=False)
     with pytest.raises(BlobError, match="cannot store blobs in"):
         blobs.sync()
-    assert not blobs.exists(digest)  # not left buffered to be referenced later
-    blobs.sync()  # nothing left to store
+    assert blobs.exists(digest)  # pages analyzed meanwhile may need it: still buffered
+    (tmp_path / FILE_NAME).rmdir()
+    blobs.sync()
+    assert _committed(tmp_path) == {digest}
 
 
 def _child_puts_and_syncs(root: str, parent_buffered: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import time
@@ -607,3 +608,35 @@ def test_pages_whose_blobs_cannot_be_stored_fail_loudly_and_are_recorded_later(
     assert env.check() == {"a": "first_version"}
     (version,) = env.rows(Version)
     assert env.store.blobs.verify(version.text_sha256) is None
+
+
+def test_a_failed_blob_commit_costs_its_batch_only_never_a_later_pages_blobs(
+        page_server, env_factory, monkeypatch) -> None:
+    """Pages analyzed while a batch's blobs fail to commit are recorded in the next batch:
+    their blobs must still be stored then (a version must never name a missing blob)."""
+    from tracker.blob_pack import BlobPack
+    from tracker.verify import verify_store
+
+    paths = [f"/p{i}" for i in range(12)]
+    for path in paths:
+        page_server.html(path, policy(sell=f"do not sell ({path})"))
+    env = env_factory(paths)
+    commit, calls = BlobPack.commit, []
+
+    def first_commit_fails(self) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            time.sleep(0.3)  # other pages are analyzed, their blobs buffered, meanwhile
+            raise sqlite3.OperationalError("disk I/O error")
+        commit(self)
+
+    monkeypatch.setattr(BlobPack, "commit", first_commit_fails)
+    outcomes = env.check()
+    failed = {name for name, result in outcomes.items() if result == "failed"}
+    assert failed and len(calls) > 1, outcomes
+    assert set(outcomes.values()) <= {"failed", "first_version"}
+    assert len(env.rows(Version)) == len(paths) - len(failed)
+    assert [i for i in verify_store(env.store).issues if i.severity == "error"] == []
+    monkeypatch.setattr(BlobPack, "commit", commit)
+    assert set(env.check().values()) <= {"first_version", "unchanged"}
+    assert len(env.rows(Version)) == len(paths)

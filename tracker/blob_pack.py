@@ -88,12 +88,6 @@ class BlobPack:
             self._pending.clear()
             self._touched.clear()
 
-    def discard_pending(self) -> None:
-        """Forget buffered blobs that could not be committed (their rows are not written)."""
-        with self._lock:
-            self._pending.clear()
-            self._touched.clear()
-
     def delete(self, digest: str) -> None:
         with self._lock:
             self._pending.pop(digest, None)

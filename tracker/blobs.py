@@ -299,14 +299,16 @@ class BlobStore:
     def sync(self) -> None:
         """Store every blob put with ``sync=False`` durably (before rows reference them).
 
-        Raises :class:`BlobError` when they cannot be stored; they are then forgotten, and
-        the rows that would name them must not be committed.
+        Raises :class:`BlobError` when they cannot be stored: the rows that would name them
+        must not be committed. They stay buffered, all of them: pages analyzed meanwhile, to
+        be recorded in the next batch, need theirs, and the next sync stores them all (those
+        of the failed pages then as orphans, which `verify --repair` deletes). A process whose
+        store keeps failing holds them until it exits (a `check`) or a sync succeeds.
         """
         pack = self._pack
         try:
             pack.commit()
         except sqlite3.Error as exc:
-            pack.discard_pending()
             raise BlobError(f"cannot store blobs in {pack.path}: {exc}") from None
 
     def close(self) -> None:
