@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.blob_damage import overwrite_stored, set_written
+from tests.blobtools import overwrite_stored, policy_page, set_written
 from tracker.analysis import PageJob, analyze_in_worker
 from tracker.blob_pack import FILE_NAME
 from tracker.blobs import BlobError, BlobStore
@@ -30,11 +30,6 @@ def _committed(root: Path) -> set[str]:
         return {row[0] for row in connection.execute("SELECT digest FROM blob")}
 
 
-def _page(clause: str) -> bytes:
-    sections = "".join(f"<h2>Section {i}</h2><p>We process data item {i} for purpose {i * 7} "
-                       f"and keep it as long as needed for reason {i * 13}.</p>"
-                       for i in range(160))
-    return f"<html><body>{sections}<p>{clause}</p></body></html>".encode()
 
 
 def test_bulk_blobs_are_buffered_until_sync_then_stored_in_one_file(tmp_path: Path) -> None:
@@ -69,9 +64,9 @@ def test_a_bulk_blob_is_stored_once_and_reuse_refreshes_its_age(tmp_path: Path) 
 
 def test_bulk_versions_are_deltas_on_the_previous_like_blob_files(tmp_path: Path) -> None:
     blobs = BlobStore(tmp_path)
-    first = blobs.put(_page("We keep logs for 12 months."), sync=False)
+    first = blobs.put(policy_page("We keep logs for 12 months."), sync=False)
     blobs.sync()
-    later = [_page(f"We keep logs for {n} months.") for n in (18, 24, 36)]
+    later = [policy_page(f"We keep logs for {n} months.") for n in (18, 24, 36)]
     digests = [blobs.put(data, sync=False, like=first) for data in later]
     blobs.sync()
     deltas = [d for d in digests if blobs.base_of(d) == first]
@@ -81,8 +76,9 @@ def test_bulk_versions_are_deltas_on_the_previous_like_blob_files(tmp_path: Path
     assert all(sizes[d] < sizes[first] / 10 for d in deltas)
     assert [blobs.get(d) for d in digests] == later
     # A file blob may be the base of a bulk one, and the other way round.
-    loose = blobs.put(_page("We keep logs for 48 months."), like=digests[0])
-    assert blobs.path(loose).exists() and blobs.get(loose) == _page("We keep logs for 48 months.")
+    page = policy_page("We keep logs for 48 months.")
+    loose = blobs.put(page, like=digests[0])
+    assert blobs.path(loose).exists() and blobs.get(loose) == page
 
 
 def test_bulk_blobs_are_deleted_and_damage_is_reported(tmp_path: Path) -> None:

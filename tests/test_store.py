@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.blobtools import policy_page as _page
 from tracker import direct
 from tracker.blobs import BlobError, BlobStore
 from tracker.config import parse_config
@@ -39,12 +40,6 @@ def test_corrupt_and_missing_blobs_are_reported(tmp_path: Path) -> None:
         blobs.get("0" * 64)
 
 
-def _page(clause: str) -> bytes:
-    """A ~30 KB page whose versions differ in one clause, like consecutive policy versions."""
-    sections = "".join(f"<h2>Section {i}</h2><p>We process data item {i} for purpose {i * 7} "
-                       f"and keep it as long as needed for reason {i * 13}.</p>"
-                       for i in range(160))
-    return f"<html><body>{sections}<p>{clause}</p></body></html>".encode()
 
 
 def test_a_new_version_is_stored_as_a_delta_on_the_previous(tmp_path: Path) -> None:

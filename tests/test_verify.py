@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from tests.blob_damage import overwrite_stored, set_written
+from tests.blobtools import overwrite_stored, set_written
 from tests.pageserver import PageServer
 from tests.test_check_pipeline import policy
 from tracker.blobs import sha256_hex

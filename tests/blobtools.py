@@ -1,4 +1,5 @@
-"""Damage a stored blob on purpose, wherever it is kept (a blob file or blobs.sqlite3)."""
+"""For blob store tests: pages whose versions differ in one clause, and damage done on purpose
+to a stored blob wherever it is kept (a blob file or blobs.sqlite3)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,14 @@ import sqlite3
 
 from tracker.blob_pack import FILE_NAME
 from tracker.blobs import BlobStore
+
+
+def policy_page(clause: str) -> bytes:
+    """A ~30 KB page whose versions differ in one clause, like consecutive policy versions."""
+    sections = "".join(f"<h2>Section {i}</h2><p>We process data item {i} for purpose {i * 7} "
+                       f"and keep it as long as needed for reason {i * 13}.</p>"
+                       for i in range(160))
+    return f"<html><body>{sections}<p>{clause}</p></body></html>".encode()
 
 
 def overwrite_stored(blobs: BlobStore, digest: str, stored: bytes) -> None:
