@@ -62,6 +62,20 @@ def test_a_bulk_blob_is_stored_once_and_reuse_refreshes_its_age(tmp_path: Path) 
         assert connection.execute("SELECT count(*) FROM blob").fetchone() == (1,)
 
 
+def test_a_blob_reused_while_a_repair_deletes_it_is_stored_again(tmp_path: Path) -> None:
+    """`verify --repair` in another process may delete an old orphan just as a check finds
+    it and is about to reference it: the check's sync must put it back."""
+    blobs = BlobStore(tmp_path)
+    digest = blobs.put(b"an old orphan page", sync=False)
+    blobs.sync()
+    assert blobs.put(b"an old orphan page", sync=False) == digest  # found: reused
+    with sqlite3.connect(tmp_path / FILE_NAME) as connection:  # the repair, elsewhere
+        connection.execute("DELETE FROM blob WHERE digest = ?", (digest,))
+    blobs.sync()
+    assert digest in _committed(tmp_path) and BlobStore(tmp_path).get(digest) == \
+        b"an old orphan page"
+
+
 def test_bulk_versions_are_deltas_on_the_previous_like_blob_files(tmp_path: Path) -> None:
     blobs = BlobStore(tmp_path)
     first = blobs.put(policy_page("We keep logs for 12 months."), sync=False)

@@ -48,25 +48,23 @@ class BlobPack:
         self._connection: sqlite3.Connection | None = None
         #: digest -> (stored bytes, base digest or None): written, not yet committed.
         self._pending: dict[str, tuple[bytes, str | None]] = {}
-        self._touched: set[str] = set()
 
     # --- writing -------------------------------------------------------------------------
 
     def add(self, digest: str, stored: bytes, base: str | None) -> None:
-        """Buffer a blob until :meth:`commit` (idempotent)."""
+        """Buffer a blob until :meth:`commit` (idempotent).
+
+        A blob already stored is added again when it is about to be referenced again: the
+        commit then refreshes its time (`tracker verify --repair` deletes only orphans idle
+        for a while), and stores it anew should a repair have deleted it in between.
+        """
         with self._lock:
             self._pending.setdefault(digest, (stored, base))
-
-    def touch(self, digest: str) -> None:
-        """Mark a committed blob as written now (it is about to be referenced again; see
-        `tracker verify --repair`, which deletes only orphans idle for a while)."""
-        with self._lock:
-            self._touched.add(digest)
 
     def commit(self) -> None:
         """Store every buffered blob durably, in one transaction; raises sqlite3.Error."""
         with self._lock:
-            if not self._pending and not self._touched:
+            if not self._pending:
                 return
             connection = self._open(create=True)
             assert connection is not None
@@ -74,19 +72,16 @@ class BlobPack:
             try:
                 connection.execute("BEGIN IMMEDIATE")
                 connection.executemany(
-                    "INSERT OR IGNORE INTO blob (digest, stored, base, written) "
-                    "VALUES (?, ?, ?, ?)",
+                    "INSERT INTO blob (digest, stored, base, written) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (digest) DO UPDATE SET written = excluded.written",
                     [(digest, stored, base, now)
                      for digest, (stored, base) in self._pending.items()])
-                connection.executemany("UPDATE blob SET written = ? WHERE digest = ?",
-                                       [(now, digest) for digest in self._touched])
                 connection.execute("COMMIT")
             except BaseException:
                 if connection.in_transaction:
                     connection.execute("ROLLBACK")
                 raise
             self._pending.clear()
-            self._touched.clear()
 
     def delete(self, digest: str) -> None:
         with self._lock:

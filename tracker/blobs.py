@@ -95,6 +95,13 @@ def decompress_delta(frame: bytes, base: bytes) -> bytes:
     return zstandard.ZstdDecompressor(dict_data=dictionary).decompress(frame)
 
 
+def _base_named(stored: bytes) -> str | None:
+    """The base a stored blob's delta header names, or None for a whole blob."""
+    if stored.startswith(DELTA_MAGIC) and len(stored) >= _DELTA_HEADER:
+        return stored[len(DELTA_MAGIC):_DELTA_HEADER].hex()
+    return None
+
+
 class BlobError(Exception):
     """A blob is missing or does not match its name."""
 
@@ -166,10 +173,11 @@ class BlobStore:
                 os.utime(existing)
                 return digest
         pack = self._pack
-        if self._in_pack(digest):
-            pack.touch(digest)
+        stored = self._packed(digest)
+        if stored is not None:  # re-added: its time is refreshed (see BlobPack.add)
+            pack.add(digest, stored, _base_named(stored))
             if sync:
-                pack.commit()
+                self.sync()
             return digest
         compressed = None
         if like is not None and like != digest and int(digest[-4:], 16) % KEYFRAME_EVERY:
@@ -177,9 +185,7 @@ class BlobStore:
         if compressed is None:
             compressed = compress(data)
         if not sync:
-            base = compressed[len(DELTA_MAGIC):_DELTA_HEADER].hex() \
-                if compressed.startswith(DELTA_MAGIC) else None
-            pack.add(digest, compressed, base)
+            pack.add(digest, compressed, _base_named(compressed))
             return digest
         self._write_file(target, digest, compressed)
         return digest
@@ -285,6 +291,13 @@ class BlobStore:
             return self._pack.contains(digest)
         except sqlite3.Error:
             return False
+
+    def _packed(self, digest: str) -> bytes | None:
+        """The blob's stored bytes from blobs.sqlite3 or this process's buffer, if there."""
+        try:
+            return self._pack.stored(digest)
+        except sqlite3.Error:
+            return None
 
     def _location(self, digest: str) -> str:
         return f"{self._root}/{digest[:2]}/{digest}{self.SUFFIX}"
