@@ -204,3 +204,28 @@ def test_processes_opening_a_new_blob_file_at_once_all_store_their_blobs(
             shard.join(60)
         assert [shard.exitcode for shard in shards] == [0, 0, 0], f"trial {trial}"
         assert len(_committed(root)) == 3 * 3 * 20
+
+
+def test_a_store_on_read_only_media_is_read(tmp_path: Path, monkeypatch) -> None:
+    """A copy of a store shared read-only: WAL would need to write beside the file."""
+    blobs = BlobStore(tmp_path)
+    digest = blobs.put(b"evidence", sync=False)
+    blobs.sync()
+    blobs.close()
+    subprocess.run([sys.executable, "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]);"
+                    " c.execute('PRAGMA journal_mode=DELETE'); c.close()",
+                    str(tmp_path / FILE_NAME)], check=True, timeout=60)  # as a copy would be
+    import tracker.blob_pack as blob_pack
+
+    monkeypatch.setattr(blob_pack, "_packs", {})  # a new process, as it were
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: False if os.fspath(path) == str(
+        tmp_path) and mode == os.W_OK else real_access(path, mode))
+    tmp_path.chmod(0o555)
+    try:
+        reader = BlobStore(tmp_path)
+        assert reader.get(digest) == b"evidence" and reader.verify(digest) is None
+        assert list(reader.all_digests()) == [digest]
+        assert os.listdir(tmp_path) == [FILE_NAME]  # nothing written beside it (no WAL)
+    finally:
+        tmp_path.chmod(0o755)

@@ -26,6 +26,7 @@ import os
 import sqlite3
 import threading
 import time
+from pathlib import Path
 
 from .sqlite_retry import retry_locked
 
@@ -144,8 +145,18 @@ class BlobPack:
             return self._connection
         if not create and not os.path.exists(self.path):
             return None
-        self._connection = retry_locked(self._connect, _is_locked, _BUSY_TIMEOUT_S)
+        if not create and not os.access(os.path.dirname(self.path), os.W_OK):
+            self._connection = self._read_only()
+        else:
+            self._connection = retry_locked(self._connect, _is_locked, _BUSY_TIMEOUT_S)
         return self._connection
+
+    def _read_only(self) -> sqlite3.Connection:
+        """A store on read-only media (a copy shared for research, a mounted backup): WAL
+        needs a writable folder even to read, so the file is read as immutable (nothing can
+        be writing to it there)."""
+        uri = f"{Path(self.path).absolute().as_uri()}?immutable=1"
+        return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None,
