@@ -119,3 +119,17 @@ def test_a_compared_pair_shares_one_order_hint() -> None:
 def test_invalid_dates_are_rejected() -> None:
     assert find_dates("on 45/45/2018") == []
     assert [d.iso for d in find_dates("between 2019-13-01 and March 2020")] == ["2020-03"]
+
+
+def test_the_no_digit_shortcut_finds_what_the_patterns_find() -> None:
+    """Blocks without an ASCII digit skip the patterns: never one with a date, in any script."""
+    from tracker.compare.extractors.dates import _dates_in, _find_dates
+
+    texts = ["Last updated: May 5, 2024", "Effective 24/05/2018", "no digits at all here",
+             "Updated ٢٠٢٤-٠٥-٠٥", "Revised on 2024\u20110\u200b5-05",
+             "Effective:\u00a0May 5, 2024",
+             "Version 3.2", "", "  ", "Dated the fifth of May, two thousand twenty-four",
+             "Mis à jour le 5 mai 2024", "Stand: 05.05.2024", "１２/０５/２０２４ (full width)"]
+    for text in texts:
+        for day_first in (None, True, False):
+            assert _dates_in(text, day_first) == _find_dates.__wrapped__(text, day_first), text
