@@ -229,3 +229,13 @@ def test_a_store_on_read_only_media_is_read(tmp_path: Path, monkeypatch) -> None
         assert os.listdir(tmp_path) == [FILE_NAME]  # nothing written beside it (no WAL)
     finally:
         tmp_path.chmod(0o755)
+
+
+def test_stores_of_one_folder_share_their_buffered_blobs_however_it_is_spelled(
+        tmp_path: Path, monkeypatch) -> None:
+    """A page's analysis makes its own store; the cycle's writer syncs through another."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "snapshots").mkdir()
+    digest = BlobStore(Path("snapshots")).put(b"analyzed page", sync=False)
+    BlobStore(tmp_path / "snapshots").sync()
+    assert _committed(tmp_path / "snapshots") == {digest}

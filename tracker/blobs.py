@@ -119,10 +119,13 @@ class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._root = str(root)
+        # Stores come and go (one per analyzed page) but share their folder's buffered blobs:
+        # one name per folder, however it was spelled, so a sync stores all of them.
+        self._pack_key = os.path.abspath(self._root)
 
     @property
     def _pack(self) -> BlobPack:
-        return pack_for(self._root)
+        return pack_for(self._pack_key)
 
     def path(self, digest: str) -> Path:
         """Where the blob's file is (or would be): its legacy two-level location if only that
