@@ -291,7 +291,7 @@ _PHASES = (
     ("analyze: normalize HTML", ("document_from_body (", "normalize_html (", "prune_html (",
                                  "document_from_pruned (")),
     ("analyze: quality gate", ("assess (",)),
-    ("analyze: blob store (zstd, files, os.sync)", ("BlobStore.",)),
+    ("analyze: blob store (zstd, blobs.sqlite3)", ("BlobStore.", "BlobPack.")),
     ("analyze: semantic compare", ("compare_texts (",)),
     ("analyze: other", ("analyze_page (",)),
     ("fetch (httptools on uvloop; httpx for proxies)", ("Fetcher.", "(tracker/http11.py")),
