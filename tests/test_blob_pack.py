@@ -239,3 +239,39 @@ def test_stores_of_one_folder_share_their_buffered_blobs_however_it_is_spelled(
     digest = BlobStore(Path("snapshots")).put(b"analyzed page", sync=False)
     BlobStore(tmp_path / "snapshots").sync()
     assert _committed(tmp_path / "snapshots") == {digest}
+
+
+def test_pages_are_buffered_and_read_while_a_commit_waits_for_the_file(tmp_path: Path) -> None:
+    """A commit waits for the disk or for another process's transaction; the event loop must
+    not wait with it to buffer its next page. (Were it to wait, this test could only let the
+    other transaction go after the commit had given up: the commit would fail.)"""
+    import threading
+
+    blobs = BlobStore(tmp_path)
+    blobs.put(b"first page", sync=False)
+    blobs.sync()
+    waiting = blobs.put(b"second page", sync=False)
+    other = sqlite3.connect(tmp_path / FILE_NAME, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another shard's commit holds the file
+    outcome: list[str] = []
+
+    def commit() -> None:
+        try:
+            blobs.sync()
+            outcome.append("stored")
+        except BlobError as exc:
+            outcome.append(str(exc))
+
+    committing = threading.Thread(target=commit)
+    committing.start()
+    try:
+        time.sleep(0.3)  # let the commit reach the file and wait there
+        third = blobs.put(b"third page", sync=False)
+        assert blobs.get(waiting) == b"second page" and blobs.get(third) == b"third page"
+    finally:
+        other.execute("COMMIT")
+        other.close()
+        committing.join(60)
+    assert outcome == ["stored"]
+    blobs.sync()
+    assert {waiting, third} <= _committed(tmp_path)

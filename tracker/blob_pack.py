@@ -16,8 +16,10 @@ are on disk before the caller commits the database rows that name them. Several 
 (a cycle's shards, the CLI) share the file; SQLite's write lock serializes their commits, and
 WAL lets readers read meanwhile.
 
-Only this module knows the file's layout. One connection per process: a connection must not
-cross a fork, so a forked child opens its own and leaves its parent's untouched.
+Only this module knows the file's layout. Connections belong to one process (one to read,
+one to commit, so that buffering and reading go on while a commit waits for the disk): a
+connection must not cross a fork, so a forked child opens its own and leaves its parent's
+untouched.
 """
 
 from __future__ import annotations
@@ -45,8 +47,13 @@ class BlobPack:
 
     def __init__(self, root: str) -> None:
         self.path = f"{root}/{FILE_NAME}"
-        self._lock = threading.RLock()  # the event loop adds, the writer thread commits
+        #: Guards the buffer and the reading connection: the event loop adds and reads.
+        self._lock = threading.RLock()
+        #: One commit at a time, on a connection of its own: a commit (fsync included) takes
+        #: 5-35 ms, and holding ``_lock`` that long stalled the event loop's next page.
+        self._commit_lock = threading.Lock()
         self._connection: sqlite3.Connection | None = None
+        self._committer: sqlite3.Connection | None = None
         #: digest -> (stored bytes, base digest or None): written, not yet committed.
         self._pending: dict[str, tuple[bytes, str | None]] = {}
 
@@ -63,31 +70,39 @@ class BlobPack:
             self._pending.setdefault(digest, (stored, base))
 
     def commit(self) -> None:
-        """Store every buffered blob durably, in one transaction; raises sqlite3.Error."""
-        with self._lock:
-            if not self._pending:
+        """Store every blob buffered so far durably, in one transaction; raises sqlite3.Error.
+
+        Blobs added meanwhile wait for the next commit; the committed ones stay readable from
+        the buffer until the transaction is done, and from the file after.
+        """
+        with self._commit_lock:
+            with self._lock:
+                batch = list(self._pending.items())
+            if not batch:
                 return
-            connection = self._open(create=True)
-            assert connection is not None
+            if self._committer is None:
+                self._committer = retry_locked(self._connect, _is_locked, _BUSY_TIMEOUT_S)
+            connection = self._committer
             now = time.time()
             try:
                 connection.execute("BEGIN IMMEDIATE")
                 connection.executemany(
                     "INSERT INTO blob (digest, stored, base, written) VALUES (?, ?, ?, ?) "
                     "ON CONFLICT (digest) DO UPDATE SET written = excluded.written",
-                    [(digest, stored, base, now)
-                     for digest, (stored, base) in self._pending.items()])
+                    [(digest, stored, base, now) for digest, (stored, base) in batch])
                 connection.execute("COMMIT")
             except BaseException:
                 if connection.in_transaction:
                     connection.execute("ROLLBACK")
                 raise
-            self._pending.clear()
+            with self._lock:
+                for digest, _ in batch:
+                    self._pending.pop(digest, None)
 
     def delete(self, digest: str) -> None:
         with self._lock:
             self._pending.pop(digest, None)
-            connection = self._open(create=False)
+            connection = self._reader()
             if connection is not None:
                 connection.execute("DELETE FROM blob WHERE digest = ?", (digest,))
 
@@ -127,25 +142,25 @@ class BlobPack:
         """Every blob here, buffered ones included."""
         with self._lock:
             names = list(self._pending)
-            connection = self._open(create=False)
+            connection = self._reader()
             if connection is not None:
                 names += [row[0] for row in connection.execute("SELECT digest FROM blob")]
         return list(dict.fromkeys(names))
 
     def _query(self, sql: str, digest: str) -> tuple | None:
-        connection = self._open(create=False)
+        connection = self._reader()
         return None if connection is None else connection.execute(sql, (digest,)).fetchone()
 
     # --- the connection --------------------------------------------------------------------
 
-    def _open(self, create: bool) -> sqlite3.Connection | None:
-        """This process's connection; None when the file does not exist and ``create`` is off
-        (a reader never creates it)."""
+    def _reader(self) -> sqlite3.Connection | None:
+        """This process's connection for reads (and deletes); None while the file does not
+        exist (a reader never creates it)."""
         if self._connection is not None:
             return self._connection
-        if not create and not os.path.exists(self.path):
+        if not os.path.exists(self.path):
             return None
-        if not create and not os.access(os.path.dirname(self.path), os.W_OK):
+        if not os.access(os.path.dirname(self.path), os.W_OK):
             self._connection = self._read_only()
         else:
             self._connection = retry_locked(self._connect, _is_locked, _BUSY_TIMEOUT_S)
@@ -174,11 +189,12 @@ class BlobPack:
         return connection
 
     def close(self) -> None:
-        """Close this process's connection (buffered blobs stay buffered)."""
-        with self._lock:
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
+        """Close this process's connections (buffered blobs stay buffered)."""
+        with self._commit_lock, self._lock:
+            for connection in (self._connection, self._committer):
+                if connection is not None:
+                    connection.close()
+            self._connection = self._committer = None
 
 
 _packs: dict[str, BlobPack] = {}
