@@ -30,16 +30,12 @@ import threading
 import time
 from pathlib import Path
 
-from .sqlite_retry import retry_locked
+from .sqlite_retry import retry_locked, sqlite_locked
 
 FILE_NAME = "blobs.sqlite3"
 _BUSY_TIMEOUT_S = 30.0
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS blob (digest TEXT PRIMARY KEY, stored BLOB NOT NULL, "
-           "base TEXT, written REAL NOT NULL)")
-
-
-def _is_locked(exc: Exception) -> bool:
-    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+           "written REAL NOT NULL)")
 
 
 class BlobPack:
@@ -54,12 +50,12 @@ class BlobPack:
         self._commit_lock = threading.Lock()
         self._connection: sqlite3.Connection | None = None
         self._committer: sqlite3.Connection | None = None
-        #: digest -> (stored bytes, base digest or None): written, not yet committed.
-        self._pending: dict[str, tuple[bytes, str | None]] = {}
+        #: digest -> stored bytes: written, not yet committed.
+        self._pending: dict[str, bytes] = {}
 
     # --- writing -------------------------------------------------------------------------
 
-    def add(self, digest: str, stored: bytes, base: str | None) -> None:
+    def add(self, digest: str, stored: bytes) -> None:
         """Buffer a blob until :meth:`commit` (idempotent).
 
         A blob already stored is added again when it is about to be referenced again: the
@@ -67,7 +63,7 @@ class BlobPack:
         for a while), and stores it anew should a repair have deleted it in between.
         """
         with self._lock:
-            self._pending.setdefault(digest, (stored, base))
+            self._pending.setdefault(digest, stored)
 
     def commit(self) -> None:
         """Store every blob buffered so far durably, in one transaction; raises sqlite3.Error.
@@ -81,15 +77,15 @@ class BlobPack:
             if not batch:
                 return
             if self._committer is None:
-                self._committer = retry_locked(self._connect, _is_locked, _BUSY_TIMEOUT_S)
+                self._committer = retry_locked(self._connect, sqlite_locked, _BUSY_TIMEOUT_S)
             connection = self._committer
             now = time.time()
             try:
                 connection.execute("BEGIN IMMEDIATE")
                 connection.executemany(
-                    "INSERT INTO blob (digest, stored, base, written) VALUES (?, ?, ?, ?) "
+                    "INSERT INTO blob (digest, stored, written) VALUES (?, ?, ?) "
                     "ON CONFLICT (digest) DO UPDATE SET written = excluded.written",
-                    [(digest, stored, base, now) for digest, (stored, base) in batch])
+                    [(digest, stored, now) for digest, stored in batch])
                 connection.execute("COMMIT")
             except BaseException:
                 if connection.in_transaction:
@@ -112,18 +108,22 @@ class BlobPack:
         """The stored bytes of a blob (as its file would hold them), or None."""
         with self._lock:
             if digest in self._pending:
-                return self._pending[digest][0]
+                return self._pending[digest]
             row = self._query("SELECT stored FROM blob WHERE digest = ?", digest)
         return None if row is None else row[0]
 
-    def info(self, digest: str) -> tuple[int, str | None] | None:
-        """(stored size, base digest or None) of a blob, or None if it is not here."""
+    def info(self, digest: str, head: int) -> tuple[int, bytes] | None:
+        """(stored size, first ``head`` bytes) of a blob, or None if it is not here: enough
+        to tell a delta's base (its header names it) without reading the blob whole."""
         with self._lock:
             if digest in self._pending:
-                stored, base = self._pending[digest]
-                return len(stored), base
-            return self._query("SELECT length(stored), base FROM blob WHERE digest = ?",
-                               digest)
+                stored = self._pending[digest]
+                return len(stored), stored[:head]
+            connection = self._reader()
+            if connection is None:
+                return None
+            return connection.execute("SELECT length(stored), substr(stored, 1, ?) FROM blob "
+                                      "WHERE digest = ?", (head, digest)).fetchone()
 
     def written(self, digest: str) -> float | None:
         """When the blob was written (Unix time; now for a buffered one), or None."""
@@ -163,7 +163,7 @@ class BlobPack:
         if not os.access(os.path.dirname(self.path), os.W_OK):
             self._connection = self._read_only()
         else:
-            self._connection = retry_locked(self._connect, _is_locked, _BUSY_TIMEOUT_S)
+            self._connection = retry_locked(self._connect, sqlite_locked, _BUSY_TIMEOUT_S)
         return self._connection
 
     def _read_only(self) -> sqlite3.Connection:
@@ -198,7 +198,6 @@ class BlobPack:
 
 
 _packs: dict[str, BlobPack] = {}
-_packs_pid = os.getpid()
 #: Packs of the process this one was forked from: kept referenced, never used nor closed
 #: (closing a parent's SQLite connection in a child can release the parent's locks).
 _inherited: list[BlobPack] = []
@@ -208,13 +207,19 @@ _registry_lock = threading.Lock()
 def pack_for(root: str) -> BlobPack:
     """The one :class:`BlobPack` of ``root`` in this process (blob stores come and go per page,
     their buffered blobs must not)."""
-    global _packs_pid
     pack = _packs.get(root)
-    if pack is not None and _packs_pid == os.getpid():
-        return pack
-    with _registry_lock:
-        if _packs_pid != os.getpid():  # forked since: start afresh
-            _inherited.extend(_packs.values())
-            _packs.clear()
-            _packs_pid = os.getpid()
-        return _packs.setdefault(root, BlobPack(root))
+    if pack is None:
+        with _registry_lock:
+            pack = _packs.setdefault(root, BlobPack(root))
+    return pack
+
+
+def _start_afresh_after_fork() -> None:
+    """A forked child neither commits its parent's buffer nor uses its connections."""
+    global _registry_lock
+    _inherited.extend(_packs.values())
+    _packs.clear()
+    _registry_lock = threading.Lock()  # another thread of the parent may have held it
+
+
+os.register_at_fork(after_in_child=_start_afresh_after_fork)

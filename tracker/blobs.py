@@ -141,7 +141,7 @@ class BlobStore:
 
     def written_at(self, digest: str) -> float | None:
         """When the blob was last written or re-used (Unix time), None if it is not stored."""
-        for location in (self._location(digest), self._legacy(digest)):
+        for location in self._files(digest):
             try:
                 return os.stat(location).st_mtime
             except FileNotFoundError:
@@ -178,7 +178,7 @@ class BlobStore:
         pack = self._pack
         stored = self._packed(digest)
         if stored is not None:  # re-added: its time is refreshed (see BlobPack.add)
-            pack.add(digest, stored, _base_named(stored))
+            pack.add(digest, stored)
             if sync:
                 self.sync()
             return digest
@@ -188,7 +188,7 @@ class BlobStore:
         if compressed is None:
             compressed = compress(data)
         if not sync:
-            pack.add(digest, compressed, _base_named(compressed))
+            pack.add(digest, compressed)
             return digest
         self._write_file(target, digest, compressed)
         return digest
@@ -238,13 +238,13 @@ class BlobStore:
 
     def _stored_size(self, digest: str) -> int:
         """The size of a blob as stored (FileNotFoundError when there is none)."""
-        for location in (self._location(digest), self._legacy(digest)):
+        for location in self._files(digest):
             try:
                 return os.path.getsize(location)
             except FileNotFoundError:
                 continue
         try:
-            info = self._pack.info(digest)
+            info = self._pack.info(digest, _DELTA_HEADER)
         except sqlite3.Error as exc:
             raise OSError(f"cannot read {self._pack.path}: {exc}") from None
         if info is None:
@@ -253,7 +253,7 @@ class BlobStore:
 
     def base_of(self, digest: str) -> str | None:
         """The base blob a delta blob needs, or None for a whole (or missing) blob."""
-        for location in (self._location(digest), self._legacy(digest)):
+        for location in self._files(digest):
             try:
                 with open(location, "rb") as file:
                     header = file.read(_DELTA_HEADER)
@@ -261,18 +261,16 @@ class BlobStore:
                 continue
             except OSError:
                 return None
-            if len(header) == _DELTA_HEADER and header.startswith(DELTA_MAGIC):
-                return header[len(DELTA_MAGIC):].hex()
-            return None
+            return _base_named(header)
         try:
-            info = self._pack.info(digest)
+            info = self._pack.info(digest, _DELTA_HEADER)
         except sqlite3.Error:
             return None
-        return None if info is None else info[1]
+        return None if info is None else _base_named(info[1])
 
     def _read(self, digest: str) -> bytes:
         """The blob's contents as stored (FileNotFoundError when there is none)."""
-        for location in (self._location(digest), self._legacy(digest)):
+        for location in self._files(digest):
             try:
                 with open(location, "rb") as file:
                     return file.read()
@@ -301,6 +299,10 @@ class BlobStore:
             return self._pack.stored(digest)
         except sqlite3.Error:
             return None
+
+    def _files(self, digest: str) -> tuple[str, str]:
+        """Where a blob's file may be: the flat layout first, then the legacy one."""
+        return self._location(digest), self._legacy(digest)
 
     def _location(self, digest: str) -> str:
         return f"{self._root}/{digest[:2]}/{digest}{self.SUFFIX}"
@@ -401,7 +403,7 @@ class BlobStore:
             yield from self.root.glob("*/*/.tmp-*")
 
     def delete(self, digest: str) -> None:
-        for location in (self._location(digest), self._legacy(digest)):
+        for location in self._files(digest):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(location)
         try:

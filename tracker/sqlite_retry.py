@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -29,3 +30,8 @@ def retry_locked(action: Callable[[], T], locked: Callable[[Exception], bool],
                 raise
         time.sleep(pause)
         pause = min(pause * 2, 1.0)
+
+
+def sqlite_locked(exc: Exception) -> bool:
+    """Whether ``exc`` is sqlite3's "database is locked" (the answer worth waiting out)."""
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from .blobs import BlobStore
-from .sqlite_retry import retry_locked
+from .sqlite_retry import retry_locked, sqlite_locked
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -119,8 +119,7 @@ def _create_sqlite_schema(path: str) -> None:
         finally:
             connection.close()
 
-    _retry_locked(create, lambda exc: isinstance(exc, sqlite3.OperationalError)
-                  and "locked" in str(exc))
+    _retry_locked(create, sqlite_locked)
 
 
 def _if_not_exists(statement: str) -> str:
